@@ -23,6 +23,8 @@ export const CATALOGUE = {
   DUPLICATE_HEADER: { status: 400, message: 'A header that must appear once was sent more than once.' },
   FORBIDDEN_HEADER: { status: 400, message: 'The request names a protected header in Connection or sends a forbidden header.' },
   BAD_REQUEST: { status: 400, message: 'The request could not be parsed.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   PROXY_AUTH_REQUIRED: { status: 407, message: 'Proxy authentication is required.' },
   NO_ROUTE: { status: 403, message: 'No route allows this destination; egress is denied by default.' },
   METHOD_DENIED: { status: 403, message: 'The route does not allow this method or path.' },

@@ -1,0 +1,201 @@
+/**
+ * The composition root: builds each collaborator once and wires them together. It
+ * holds no request logic. `startSidecar` returns a handle with the bound addresses,
+ * `reload()` and a graceful `close()`; the CLI and the tests both use it.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { Config, VaultSettings } from './config/types.js';
+import { loadConfigFile } from './config/load.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics/metrics.js';
+import { CredentialResolver } from './credentials/resolver.js';
+import { Upstreams } from './proxy/forward.js';
+import { Pipeline } from './proxy/pipeline.js';
+import { createProxyServer } from './proxy/server.js';
+import { buildSnapshot, type Snapshot } from './proxy/snapshot.js';
+import { startAdmin } from './admin/server.js';
+import { VaultClient, type VaultEndpoint } from './vault/client.js';
+import { loadKeyFile } from './vault/keys.js';
+import { Draining } from './proxy/draining.js';
+
+export interface SidecarOptions {
+  readonly config: Config;
+  /** Path the config was loaded from; enables `reload()` without an argument. */
+  readonly configPath?: string;
+  /** Applied to every config read from `configPath` on reload (CLI overrides, dev-mode vault). */
+  readonly transform?: (c: Config) => Config;
+  readonly log?: Logger;
+  readonly logLevel?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Default process metrics (off in tests that start many sidecars). */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface Sidecar {
+  readonly proxy: { host: string; port: number };
+  readonly admin: { host: string; port: number } | null;
+  readonly metrics: Metrics;
+  readonly vault: VaultClient;
+  readonly log: Logger;
+  snapshot(): Snapshot;
+  /** Re-read (or take) a config; validate fully, then swap atomically. Throws on an invalid file (old config stays). */
+  reload(next?: Config): Promise<void>;
+  /** Not ready reason, or null. */
+  notReadyReason(): string | null;
+  /** Stop accepting, drain in-flight requests up to the deadline, close everything. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/** Refuse to run with TLS verification disabled process-wide (I7). */
+export function assertTlsVerification(env: NodeJS.ProcessEnv): void {
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    throw new Error(
+      'NODE_TLS_REJECT_UNAUTHORIZED=0 disables certificate verification; the sidecar refuses to send credentials without it. Unset it, and trust private CAs with tls.upstream_ca_file instead.',
+    );
+  }
+}
+
+export function vaultEndpoint(v: VaultSettings): VaultEndpoint {
+  if (v.socket !== undefined) return { socket: v.socket };
+  if (v.tcp !== undefined) return { host: v.tcp.host, port: v.tcp.port };
+  throw new Error('vault: neither socket nor tcp is set');
+}
+
+export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
+  const env = opts.env ?? process.env;
+  assertTlsVerification(env);
+  const log = opts.log ?? createLogger({ level: opts.logLevel ?? 'info' });
+  const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
+  let snap = buildSnapshot(opts.config, 1);
+  metrics.setConfig(snap.config.hash);
+
+  const vault = await createVaultClient(snap.config, env, log, metrics);
+  vault.start();
+
+  const extraCa = snap.config.tls.upstreamCaFile === undefined ? undefined : await readFile(snap.config.tls.upstreamCaFile, 'utf8');
+  const ownEndpoints: Array<{ host: string; port: number }> = [];
+  const upstreams = new Upstreams({
+    extraCa,
+    gate: {
+      blockPrivate: snap.config.egress.blockPrivateAddresses,
+      ownEndpoints: () => ownEndpoints,
+      exemptHosts: new Set(snap.config.egress.allow.filter((h) => !h.startsWith('*'))),
+    },
+  });
+  const resolver = new CredentialResolver();
+  const draining = new Draining();
+  const pipeline = new Pipeline({ snapshot: () => snap, vault, resolver, upstreams, metrics, log });
+
+  const server: Server = createProxyServer(
+    { pipeline, snapshot: () => snap, log, isDraining: () => draining.active },
+    snap.config.limits,
+  );
+  draining.track(server);
+  await listen(server, snap.config.listen.host, snap.config.listen.port);
+  const proxyAddr = server.address() as AddressInfo;
+  ownEndpoints.push({ host: proxyAddr.address, port: proxyAddr.port });
+
+  let admin: FastifyInstance | null = null;
+  let adminAddr: AddressInfo | null = null;
+  const notReadyReason = (): string | null => {
+    if (draining.active) return 'draining';
+    const s = vault.state;
+    if (s.status !== 'ready') return `vault ${s.status}${s.reason ? `: ${s.reason}` : ''}`;
+    return null;
+  };
+  if (snap.config.admin !== undefined) {
+    admin = await startAdmin({ snapshot: () => snap, metrics, notReadyReason }, snap.config.admin.host, snap.config.admin.port);
+    adminAddr = admin.server.address() as AddressInfo;
+    ownEndpoints.push({ host: adminAddr.address, port: adminAddr.port });
+  }
+  const vt = snap.config.vault.tcp;
+  if (vt !== undefined) ownEndpoints.push({ host: vt.host, port: vt.port });
+
+  log.info(
+    { proxy: `${proxyAddr.address}:${proxyAddr.port}`, admin: adminAddr ? `${adminAddr.address}:${adminAddr.port}` : null, routes: snap.config.routes.length, config: snap.config.hash },
+    'sanctum-sidecar listening',
+  );
+
+  let closed: Promise<void> | null = null;
+  return {
+    proxy: { host: proxyAddr.address, port: proxyAddr.port },
+    admin: adminAddr ? { host: adminAddr.address, port: adminAddr.port } : null,
+    metrics,
+    vault,
+    log,
+    snapshot: () => snap,
+    notReadyReason,
+    async reload(next?: Config): Promise<void> {
+      try {
+        const config =
+          next ??
+          (opts.configPath !== undefined
+            ? (opts.transform ?? ((c: Config) => c))(await loadConfigFile(opts.configPath, env))
+            : snap.config);
+        const built = buildSnapshot(config, snap.generation + 1);
+        snap = built; // atomic swap: in-flight requests keep the snapshot they started with (I13)
+        upstreams.retain(new Set(config.routes.map((r) => r.name)));
+        resolver.clear();
+        metrics.configReloads.inc({ result: 'success' });
+        metrics.setConfig(config.hash);
+        log.info({ config: config.hash, routes: config.routes.length, generation: built.generation }, 'configuration reloaded');
+      } catch (err) {
+        metrics.configReloads.inc({ result: 'error' });
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'configuration reload failed; keeping the previous configuration');
+        throw err;
+      }
+    },
+    close(deadlineMs?: number): Promise<void> {
+      closed ??= (async () => {
+        await draining.drain(deadlineMs ?? snap.config.limits.shutdownTimeoutMs);
+        await admin?.close();
+        await upstreams.close();
+        await vault.close();
+        log.info('sanctum-sidecar stopped');
+        log.flush();
+      })();
+      return closed;
+    },
+  };
+}
+
+async function createVaultClient(config: Config, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics): Promise<VaultClient> {
+  const v = config.vault;
+  const passphrase = v.passphraseEnv !== undefined ? env[v.passphraseEnv] : undefined;
+  const seed = await loadKeyFile(v.keyFile, {
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    warn: (msg: string) => log.warn(msg),
+  });
+  return new VaultClient({
+    endpoint: vaultEndpoint(v),
+    agent: v.agent,
+    seed,
+    callTimeoutMs: v.timeoutMs,
+    onEvent: (e) => {
+      if (e.type === 'state') {
+        metrics.setVaultState(e.state.status);
+        if (e.state.status === 'failed') log.warn({ reason: e.state.reason }, 'vault connection failed');
+        else log.info({ state: e.state.status }, 'vault connection state');
+      } else if (e.type === 'protocol') {
+        log.warn({ detail: e.message }, 'vault protocol error');
+      } else {
+        const op = e.operation ?? e.method;
+        metrics.vaultRequests.inc({ operation: op, result: e.ok ? 'ok' : (e.code ?? 'error') });
+        metrics.vaultDuration.observe({ operation: op }, e.ms / 1000);
+      }
+    },
+  });
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

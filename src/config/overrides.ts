@@ -1,0 +1,59 @@
+/**
+ * Flags and SANCTUM_SIDECAR_* environment variables that override routes.yaml
+ * (precedence: flags > environment > file). Applied to the domain Config after it
+ * has been validated, so an override cannot bypass the file's checks on routes.
+ */
+import type { Config, HostPort } from './types.js';
+import { parseDuration } from './duration.js';
+
+export const OVERRIDE_OPTIONS = {
+  listen: { type: 'string' },
+  admin: { type: 'string' },
+  'log-level': { type: 'string' },
+  'vault-socket': { type: 'string' },
+  'vault-tcp': { type: 'string' },
+  'vault-agent': { type: 'string' },
+  'key-file': { type: 'string' },
+  'ca-dir': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+} as const;
+
+export type OverrideValues = Partial<Record<keyof typeof OVERRIDE_OPTIONS, string | undefined>>;
+
+/** `host:port` or `[v6]:port`; port 0 allowed (ephemeral). */
+export function parseHostPort(s: string, what: string): HostPort {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`${what}: expected HOST:PORT, got '${s}'`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJS.ProcessEnv): Config {
+  const pick = (flag: keyof typeof OVERRIDE_OPTIONS, envName: string): string | undefined => {
+    const v = flags[flag] ?? env[envName];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const listen = pick('listen', 'SANCTUM_SIDECAR_LISTEN');
+  const admin = pick('admin', 'SANCTUM_SIDECAR_ADMIN');
+  const socket = pick('vault-socket', 'SANCTUM_SIDECAR_VAULT_SOCKET');
+  const tcp = pick('vault-tcp', 'SANCTUM_SIDECAR_VAULT_TCP');
+  const agent = pick('vault-agent', 'SANCTUM_SIDECAR_VAULT_AGENT');
+  const keyFile = pick('key-file', 'SANCTUM_SIDECAR_KEY_FILE');
+  const caDir = pick('ca-dir', 'SANCTUM_SIDECAR_CA_DIR');
+  const shutdown = pick('shutdown-timeout', 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT');
+  if (socket !== undefined && tcp !== undefined) throw new Error('--vault-socket and --vault-tcp are mutually exclusive');
+  return {
+    ...config,
+    listen: listen !== undefined ? parseHostPort(listen, '--listen') : config.listen,
+    admin: admin !== undefined ? (admin === 'off' ? undefined : parseHostPort(admin, '--admin')) : config.admin,
+    vault: {
+      ...config.vault,
+      ...(agent !== undefined ? { agent } : {}),
+      ...(keyFile !== undefined ? { keyFile } : {}),
+      ...(socket !== undefined ? { socket, tcp: undefined } : {}),
+      ...(tcp !== undefined ? { tcp: parseHostPort(tcp, '--vault-tcp'), socket: undefined } : {}),
+    },
+    tls: { ...config.tls, ...(caDir !== undefined ? { caDir } : {}) },
+    limits: { ...config.limits, ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}) },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Delegate mode: the vault makes the upstream call (`use` / `http_request`), so the
+ * sidecar never sees the secret. Bodies are text only (the protocol carries strings)
+ * and bounded (the whole exchange must fit one frame): over the route's limit is 413,
+ * binary content types are 415, both before anything is sent to the vault.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { InjectSpec } from '../config/types.js';
+import { SidecarError } from '../errors.js';
+
+/** What delegate mode needs from the vault client (STYLE 9). */
+export interface DelegateSource {
+  useHttpRequest(
+    path: string,
+    req: {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      body: string;
+      headerType: InjectSpec['headerType'];
+      headerName?: string;
+    },
+  ): Promise<{ status: number; headers: Record<string, string | string[]>; body: string }>;
+}
+
+const TEXT_TYPES = /^(?:text\/|application\/(?:json|[a-z0-9.+-]*\+json|x-www-form-urlencoded|xml|[a-z0-9.+-]*\+xml|javascript|graphql|x-ndjson)\b)/i;
+
+/** True when a request with this content type may be delegated. No content type is fine (empty or text). */
+export function isTextContentType(ct: string | undefined): boolean {
+  if (ct === undefined || ct.trim() === '') return true;
+  if (!TEXT_TYPES.test(ct.trim())) return false;
+  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(ct);
+  return charset === null || /^(utf-?8|us-ascii)$/i.test(charset[1]!);
+}
+
+/** Read a request body fully, refusing it once it exceeds `limit` bytes or is not valid UTF-8. */
+export async function readTextBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    throw new SidecarError('BODY_TOO_LARGE', { message: `The request body exceeds this route's ${limit}-byte limit.` });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      throw new SidecarError('BODY_TOO_LARGE', { message: `The request body exceeds this route's ${limit}-byte limit.` });
+    }
+    chunks.push(chunk);
+  }
+  const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(buf);
+  // Binary bodies declared as text would be corrupted by the string protocol; refuse them.
+  if (!Buffer.from(text, 'utf8').equals(buf)) {
+    throw new SidecarError('UNSUPPORTED_MEDIA_TYPE', { message: 'The request body is not valid UTF-8 text.' });
+  }
+  return text;
+}
+
+/** Flatten the stripped outbound header list into the string map the protocol carries. */
+export function headerListToRecord(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    // Framing and Host are the vault's to generate for its own request.
+    if (name === 'host' || name === 'content-length') continue;
+    const v = list[i + 1]!;
+    out[name] = out[name] === undefined ? v : `${out[name]}, ${v}`;
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+/**
+ * Graceful drain: stop accepting, let in-flight requests and streams finish up to a
+ * deadline, then destroy what is left. Tunnels and upgraded sockets are not tracked
+ * by `server.close()`, so they are registered here explicitly.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+export class Draining {
+  #active = false;
+  readonly #servers = new Set<Server>();
+  readonly #sockets = new Set<Socket>();
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  track(server: Server): void {
+    this.#servers.add(server);
+  }
+
+  /** Register a hijacked socket (CONNECT tunnel, WebSocket) so the drain can end it. */
+  trackSocket(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  get openSockets(): number {
+    return this.#sockets.size;
+  }
+
+  /** Resolves when every server has closed, or at the deadline after destroying what remains. */
+  async drain(deadlineMs: number): Promise<void> {
+    this.#active = true;
+    const closes = [...this.#servers].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          // Idle keep-alive sockets would hold close() open until they time out.
+          s.closeIdleConnections();
+        }),
+    );
+    const tunnelsDone = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (this.#sockets.size === 0) resolve();
+        else setTimeout(check, 50).unref();
+      };
+      check();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), deadlineMs);
+    });
+    // Keep closing sockets that become idle after their last response.
+    const sweeper = setInterval(() => {
+      for (const s of this.#servers) s.closeIdleConnections();
+    }, 100);
+    const result = await Promise.race([Promise.all([...closes, tunnelsDone]).then(() => 'done' as const), deadline]);
+    clearInterval(sweeper);
+    clearTimeout(timer);
+    if (result === 'deadline') {
+      for (const s of this.#servers) s.closeAllConnections();
+      for (const sock of this.#sockets) sock.destroy();
+      await Promise.all(closes);
+    }
+  }
+}

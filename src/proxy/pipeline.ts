@@ -1,0 +1,397 @@
+/**
+ * The one data path (DESIGN "One data path"). Every request form ends here:
+ *
+ *   1 match    Target → Route | passthrough | deny            (routing/matcher)
+ *   2 resolve  Route → the vault's header (cache, single-flight) (credentials/resolver)
+ *   3 inject   strip, then add exactly one header              (proxy/headers)
+ *   4 forward  undici, streamed both ways — or delegate to the vault
+ *   5 record   one canonical log line + metrics, when the response closes
+ *
+ * Adapters (absolute-form, prefix, host-header, inside CONNECT) parse the request
+ * target and call `handle`; they never talk to the vault or undici themselves.
+ * Any failure goes through `toReply()`; nothing is sent upstream without its credential.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Route } from '../config/types.js';
+import type { Target, RequestForm, MatchResult } from '../routing/types.js';
+import { SidecarError, toReply, toSidecarError, type ErrorCode } from '../errors.js';
+import type { CredentialResolver, CredentialSource, ResolvedHeader, CacheEvent } from '../credentials/resolver.js';
+import { buildUpstreamHeaders, filterResponseHeaderObject, hasRequestBody, inspectRequestHeaders } from './headers.js';
+import { forward, type Upstreams } from './forward.js';
+import { type DelegateSource, headerListToRecord, isTextContentType, readTextBody } from './delegate.js';
+import type { Snapshot } from './snapshot.js';
+import { parseHostHeader } from '../routing/target.js';
+import { codeClass, type Metrics, type Outcome } from '../metrics/metrics.js';
+import { logRequest, type Logger, type RequestRecord } from '../log.js';
+
+/** What an adapter hands the pipeline. */
+export type Intent =
+  | { readonly form: Exclude<RequestForm, 'prefix' | 'connect' | 'host-header'>; readonly target: Target }
+  | { readonly form: 'prefix'; readonly path: string; readonly query: string };
+
+export interface PipelineDeps {
+  readonly snapshot: () => Snapshot;
+  readonly vault: CredentialSource & DelegateSource;
+  readonly resolver: CredentialResolver;
+  readonly upstreams: Upstreams;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+/** Per-request state; one object, filled as the stages run, read once by `record`. */
+class RequestState {
+  readonly id = randomUUID();
+  readonly start = performance.now();
+  readonly startBytesRead: number;
+  route: Route | null = null;
+  host: string | null = null;
+  code: ErrorCode | null = null;
+  outcome: Outcome = 'error';
+  status = 0;
+  vaultMs: number | null = null;
+  upstreamStart = 0;
+  upstreamMs: number | null = null;
+  bytesOut = 0;
+  cache: CacheEvent | null = null;
+  cancel: (() => void) | null = null;
+  settled = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    public form: RequestForm,
+  ) {
+    this.startBytesRead = req.socket?.bytesRead ?? 0;
+  }
+}
+
+export class Pipeline {
+  readonly #d: PipelineDeps;
+
+  constructor(deps: PipelineDeps) {
+    this.#d = deps;
+  }
+
+  /** Run a request through the stages. Never throws; every failure becomes a catalogued reply. */
+  handle(req: IncomingMessage, res: ServerResponse, intent: Intent): void {
+    const st = new RequestState(req, intent.form);
+    res.once('close', () => this.#record(st, res));
+    try {
+      const snap = this.#d.snapshot();
+      const method = req.method ?? 'GET';
+
+      // 1 match: the canonical target (or prefix) against the route table of this snapshot (I13).
+      let match: MatchResult;
+      let query: string;
+      if (intent.form === 'prefix') {
+        const m = snap.table.matchPrefix(method, intent.path);
+        query = intent.query;
+        if (m !== null) match = m;
+        else if (!snap.config.egress.hostHeaderForm) {
+          throw new SidecarError('BAD_TARGET', { message: 'This origin-form request matches no route prefix.' });
+        } else {
+          // Opt-in host-header form: the Host header names a route's exact host.
+          const host = req.headers.host;
+          if (host === undefined) throw new SidecarError('BAD_TARGET', { message: 'The request has no Host header.' });
+          const hp = parseHostHeader(host, 'http');
+          st.form = 'host-header';
+          st.host = hp.host;
+          match = snap.table.matchHost(method, { scheme: 'http', host: hp.host, port: hp.port, path: intent.path, query });
+          if (match.kind === 'passthrough') match = { kind: 'deny', code: 'NO_ROUTE' };
+        }
+      } else {
+        st.host = intent.target.host;
+        match = snap.table.matchHost(method, intent.target);
+        query = intent.target.query;
+      }
+      const route = match.kind === 'route' ? match.route : null;
+      st.route = route;
+      if (route !== null) st.host ??= route.upstream.host;
+
+      // Bad framing or protected names are refused before any vault call (I2).
+      const connectionTokens = inspectRequestHeaders(
+        req.rawHeaders,
+        req.headers,
+        route?.inject.headerName,
+      );
+      if (match.kind === 'deny') throw new SidecarError(match.code);
+      if (match.kind === 'passthrough') {
+        if (intent.form === 'prefix' || st.form === 'host-header') throw new SidecarError('NO_ROUTE');
+        this.#passthrough(st, req, res, intent.target, connectionTokens);
+        return;
+      }
+      const upstreamPath = match.upstreamPath + query;
+      const r = match.route;
+
+      // 2 resolve: cache hit stays synchronous; a miss awaits one (coalesced) vault call.
+      if (r.credential === null) {
+        this.#inject(st, req, res, r, upstreamPath, connectionTokens, null);
+      } else if (r.mode === 'delegate') {
+        void this.#delegate(st, req, res, r, upstreamPath, connectionTokens);
+      } else {
+        const rq = { path: r.credential, inject: r.inject, ttlMs: r.cacheTtlMs, scope: '' };
+        const hit = this.#d.resolver.lookup(rq);
+        if (hit !== null) {
+          st.cache = 'hit';
+          this.#inject(st, req, res, r, upstreamPath, connectionTokens, hit.header);
+        } else {
+          const t0 = performance.now();
+          this.#d.resolver.resolve(this.#d.vault, rq).then(
+            (resolution) => {
+              st.vaultMs = performance.now() - t0;
+              st.cache = resolution.event;
+              if (res.destroyed) return;
+              this.#inject(st, req, res, r, upstreamPath, connectionTokens, resolution.header);
+            },
+            (err: unknown) => {
+              st.vaultMs = performance.now() - t0;
+              this.#d.metrics.injections.inc({ route: r.name, result: 'failed' });
+              this.#fail(st, res, err);
+            },
+          );
+        }
+      }
+    } catch (err) {
+      this.#fail(st, res, err);
+    }
+  }
+
+  /** Refuse a request an adapter could not turn into an intent (bad target, mismatch). */
+  reject(req: IncomingMessage, res: ServerResponse, form: RequestForm, err: unknown, host?: string): void {
+    const st = new RequestState(req, form);
+    st.host = host ?? null;
+    res.once('close', () => this.#record(st, res));
+    this.#fail(st, res, err);
+  }
+
+  // 3 inject + 4 forward
+  #inject(
+    st: RequestState,
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: Route,
+    upstreamPath: string,
+    connectionTokens: Set<string> | null,
+    header: ResolvedHeader | null,
+  ): void {
+    const out = buildUpstreamHeaders(req.headers, connectionTokens, {
+      authority: authorityOf(r),
+      credentialRoute: r.credential !== null,
+      keepCookies: r.keepCookies,
+      injected: header,
+      contentLength: req.headers['content-length'],
+    });
+    if (header !== null) {
+      this.#d.metrics.injections.inc({ route: r.name, result: out.replacedAgentHeader ? 'replaced_agent_header' : 'injected' });
+    }
+    st.outcome = 'forwarded';
+    this.#forward(st, req, res, r.upstream.origin, upstreamPath, out.list, this.#d.upstreams.forRoute(r), r.timeouts);
+  }
+
+  #passthrough(st: RequestState, req: IncomingMessage, res: ServerResponse, t: Target, conn: Set<string> | null): void {
+    if (t.scheme !== 'http') throw new SidecarError('BAD_TARGET', { message: 'https:// targets must use CONNECT.' });
+    const authority = t.port === 80 ? t.host : `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+    const out = buildUpstreamHeaders(req.headers, conn, {
+      authority,
+      credentialRoute: false,
+      keepCookies: true,
+      injected: null,
+      contentLength: req.headers['content-length'],
+    });
+    st.outcome = 'passthrough';
+    const origin = `http://${authority}`;
+    this.#forward(st, req, res, origin, t.path + t.query, out.list, this.#d.upstreams.passthrough(), {
+      headersMs: 60_000,
+      idleMs: 300_000,
+    });
+  }
+
+  #forward(
+    st: RequestState,
+    req: IncomingMessage,
+    res: ServerResponse,
+    origin: string,
+    path: string,
+    headers: string[],
+    dispatcher: ReturnType<Upstreams['forRoute']>,
+    timeouts: { headersMs: number; idleMs: number },
+  ): void {
+    st.upstreamStart = performance.now();
+    st.cancel = forward(
+      {
+        dispatcher,
+        origin,
+        path,
+        method: req.method ?? 'GET',
+        headers,
+        body: hasRequestBody(req.headers) ? req : null,
+        headersTimeoutMs: timeouts.headersMs,
+        idleTimeoutMs: timeouts.idleMs,
+      },
+      res,
+      {
+        onUpstreamHeaders: (status) => {
+          st.upstreamMs = performance.now() - st.upstreamStart;
+          st.status = status;
+        },
+        onBytesOut: (n) => {
+          st.bytesOut += n;
+        },
+        onDone: (err) => {
+          st.cancel = null;
+          if (err !== null) this.#fail(st, res, err);
+        },
+      },
+    );
+  }
+
+  async #delegate(
+    st: RequestState,
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: Route,
+    upstreamPath: string,
+    conn: Set<string> | null,
+  ): Promise<void> {
+    try {
+      if (!isTextContentType(req.headers['content-type'])) throw new SidecarError('UNSUPPORTED_MEDIA_TYPE');
+      const body = hasRequestBody(req.headers) ? await readTextBody(req, r.maxBodyBytes) : '';
+      const out = buildUpstreamHeaders(req.headers, conn, {
+        authority: authorityOf(r),
+        credentialRoute: true,
+        keepCookies: r.keepCookies,
+        injected: null,
+        contentLength: undefined,
+      });
+      const t0 = performance.now();
+      const answer = await this.#d.vault.useHttpRequest(r.credential!, {
+        method: req.method ?? 'GET',
+        url: r.upstream.origin + upstreamPath,
+        headers: headerListToRecord(out.list),
+        body,
+        headerType: r.inject.headerType,
+        ...(r.inject.headerName === undefined ? {} : { headerName: r.inject.headerName }),
+      });
+      st.vaultMs = performance.now() - t0;
+      if (res.destroyed) return;
+      const payload = Buffer.from(typeof answer.body === 'string' ? answer.body : '', 'utf8');
+      const status = Number.isInteger(answer.status) && answer.status >= 200 && answer.status <= 599 ? answer.status : 502;
+      const headers = filterResponseHeaderObject(answer.headers ?? {});
+      headers.push('content-length', String(payload.length));
+      st.status = status;
+      st.outcome = 'delegated';
+      st.bytesOut = payload.length;
+      res.writeHead(status, headers);
+      res.end(req.method === 'HEAD' ? undefined : payload);
+    } catch (err) {
+      this.#fail(st, res, err);
+    }
+  }
+
+  /** Answer with the catalogued error, or cut the stream when the answer has begun. */
+  #fail(st: RequestState, res: ServerResponse, err: unknown): void {
+    const e = toSidecarError(err);
+    st.code = e.code;
+    st.outcome = outcomeOf(e);
+    if (e.code === 'INTERNAL') this.#d.log.error({ err: e.cause, id: st.id }, 'internal error');
+    else if (e.cause !== undefined) this.#d.log.debug({ id: st.id, code: e.code, cause: describe(e.cause) }, 'request failed');
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const reply = toReply(e, st.route?.name ?? null);
+    st.status = reply.status;
+    // A body we never read may still be arriving; close rather than read a hostile upload.
+    if (!st.req.complete) reply.headers.connection = 'close';
+    res.writeHead(reply.status, reply.headers);
+    res.end(reply.body);
+  }
+
+  // 5 record: exactly once per request, when the response is closed either way.
+  #record(st: RequestState, res: ServerResponse): void {
+    if (st.settled) return;
+    st.settled = true;
+    if (!res.writableFinished) {
+      // The agent went away mid-exchange: cancel upstream (client abort → upstream abort).
+      st.cancel?.();
+      if (st.code === null) st.outcome = 'client_abort';
+    }
+    const totalMs = performance.now() - st.start;
+    const m = this.#d.metrics;
+    const routeName = st.route?.name ?? 'none';
+    const bytesIn = Math.max(0, (st.req.socket?.bytesRead ?? st.startBytesRead) - st.startBytesRead);
+    m.requests.inc({ route: routeName, method: methodLabel(st.req.method), code_class: codeClass(st.status), outcome: st.outcome, agent: '' });
+    m.requestDuration.observe({ route: routeName }, totalMs / 1000);
+    if (st.upstreamMs !== null) m.upstreamDuration.observe({ route: routeName }, st.upstreamMs / 1000);
+    if (st.cache !== null) m.cacheEvents.inc({ route: routeName, event: st.cache });
+    if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
+    if (bytesIn > 0) m.bytes.inc({ route: routeName, direction: 'in' }, bytesIn);
+    if (st.bytesOut > 0) m.bytes.inc({ route: routeName, direction: 'out' }, st.bytesOut);
+    const rec: RequestRecord = {
+      id: st.id,
+      form: st.form,
+      agent: null,
+      route: st.route?.name ?? null,
+      method: st.req.method ?? '',
+      host: st.host,
+      status: st.status,
+      code: st.code,
+      outcome: st.outcome,
+      vault_ms: round(st.vaultMs),
+      upstream_ms: round(st.upstreamMs),
+      total_ms: round(totalMs) ?? 0,
+      bytes_in: bytesIn,
+      bytes_out: st.bytesOut,
+      cache: st.cache,
+    };
+    logRequest(this.#d.log, rec);
+  }
+}
+
+function authorityOf(r: Route): string {
+  const u = r.upstream;
+  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  const dflt = u.scheme === 'https' ? 443 : 80;
+  return u.port === dflt ? host : `${host}:${u.port}`;
+}
+
+function outcomeOf(e: SidecarError): Outcome {
+  switch (e.code) {
+    case 'BAD_TARGET':
+    case 'HOST_MISMATCH':
+    case 'DUPLICATE_HEADER':
+    case 'FORBIDDEN_HEADER':
+    case 'BAD_REQUEST':
+    case 'BODY_TOO_LARGE':
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return 'bad_request';
+    case 'RATE_LIMITED':
+      return 'rate_limited';
+    case 'UPSTREAM_TIMEOUT':
+      return 'timeout';
+    case 'UPSTREAM_UNREACHABLE':
+    case 'UPSTREAM_TLS':
+    case 'UPSTREAM_ERROR':
+      return 'upstream_error';
+    case 'INTERNAL':
+    case 'SHUTTING_DOWN':
+      return 'error';
+    default:
+      return e.code.startsWith('VAULT_') || e.code === 'CREDENTIAL_NOT_FOUND' ? 'vault_error' : 'denied';
+  }
+}
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
+/** Methods are a bounded label: anything unusual is `OTHER`. */
+function methodLabel(m: string | undefined): string {
+  return m !== undefined && KNOWN_METHODS.has(m) ? m : 'OTHER';
+}
+
+function round(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 100) / 100;
+}
+
+function describe(cause: unknown): string {
+  if (cause instanceof Error) return `${cause.name}: ${(cause as { code?: string }).code ?? ''} ${cause.message}`.slice(0, 300);
+  return String(cause).slice(0, 300);
+}

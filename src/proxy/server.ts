@@ -1,0 +1,186 @@
+/**
+ * The proxy listener and its thin adapters (STYLE 1).
+ *
+ * A plain `node:http` server rather than a framework: the request-target must be
+ * read exactly as sent (absolute-form, origin-form, CONNECT authority) and the hot
+ * path must stay allocation-light. Each adapter parses the target with the strict
+ * grammar (I1, I2) and hands an `Intent` to the pipeline; parse failures are
+ * refused through the pipeline too, so every request gets its canonical log line.
+ * CONNECT and upgrades are handed to the tunnel module when it is attached.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { LimitsSettings } from '../config/types.js';
+import { SidecarError, toReply } from '../errors.js';
+import { checkHostAgreement, parseAbsoluteTarget, parseOriginTarget } from '../routing/target.js';
+import type { Pipeline } from './pipeline.js';
+import type { Snapshot } from './snapshot.js';
+import type { Logger } from '../log.js';
+
+export interface ProxyServerDeps {
+  readonly pipeline: Pipeline;
+  readonly snapshot: () => Snapshot;
+  readonly log: Logger;
+  readonly isDraining: () => boolean;
+  /** CONNECT handler (tunnels, interception); refused with 403 when absent. */
+  onConnect?: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+  /** Upgrade handler (WebSocket); refused when absent. */
+  onUpgrade?: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+}
+
+/** Methods that would reflect the injected credential back to the agent. */
+const REFLECTING_METHODS = new Set(['TRACE', 'TRACK']);
+
+/** Route one HTTP request (from the listener or from inside a tunnel) to its adapter. */
+export function dispatchRequest(
+  deps: Pick<ProxyServerDeps, 'pipeline' | 'snapshot' | 'isDraining'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  tunnelTarget?: { host: string; port: number; scheme: 'http' | 'https' },
+): void {
+  const url = req.url ?? '';
+  const p = deps.pipeline;
+  if (deps.isDraining()) {
+    res.shouldKeepAlive = false;
+    p.reject(req, res, 'absolute', new SidecarError('SHUTTING_DOWN'));
+    return;
+  }
+  if (REFLECTING_METHODS.has(req.method ?? '')) {
+    p.reject(req, res, 'absolute', new SidecarError('METHOD_DENIED', { message: 'TRACE is never forwarded.' }));
+    return;
+  }
+  if (tunnelTarget !== undefined) {
+    // Inside CONNECT: origin-form against the tunnel's authority; the inner Host must agree.
+    tunnelAdapter(deps, req, res, tunnelTarget);
+    return;
+  }
+  const c0 = url.charCodeAt(0);
+  if (c0 === 47 /* / */) {
+    originFormAdapter(deps, req, res, url);
+    return;
+  }
+  if (c0 === 104 /* h */ || c0 === 72 /* H */) {
+    absoluteFormAdapter(deps, req, res, url);
+    return;
+  }
+  p.reject(req, res, 'absolute', new SidecarError('BAD_TARGET', { message: 'The request target form is not supported.' }));
+}
+
+/** absolute-form: `GET http://api.openai.com/v1/... HTTP/1.1` sent to the proxy (HTTP_PROXY). */
+function absoluteFormAdapter(deps: Pick<ProxyServerDeps, 'pipeline'>, req: IncomingMessage, res: ServerResponse, url: string): void {
+  try {
+    const target = parseAbsoluteTarget(url);
+    checkHostAgreement(target, req.headers.host);
+    deps.pipeline.handle(req, res, { form: 'absolute', target });
+  } catch (err) {
+    deps.pipeline.reject(req, res, 'absolute', err);
+  }
+}
+
+/** origin-form: a base-URL prefix (`/openai/v1/...`); the pipeline falls back to host-header form when enabled. */
+function originFormAdapter(deps: Pick<ProxyServerDeps, 'pipeline'>, req: IncomingMessage, res: ServerResponse, url: string): void {
+  try {
+    const { path, query } = parseOriginTarget(url);
+    deps.pipeline.handle(req, res, { form: 'prefix', path, query });
+  } catch (err) {
+    deps.pipeline.reject(req, res, 'prefix', err);
+  }
+}
+
+/** HTTP inside a CONNECT tunnel (plain or intercepted): the tunnel's authority is the target. */
+function tunnelAdapter(
+  deps: Pick<ProxyServerDeps, 'pipeline'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  t: { host: string; port: number; scheme: 'http' | 'https' },
+): void {
+  const form = t.scheme === 'https' ? 'intercept' : 'tunnel-http';
+  try {
+    const url = req.url ?? '';
+    let path: string;
+    let query: string;
+    if (url.charCodeAt(0) === 47) {
+      ({ path, query } = parseOriginTarget(url));
+    } else {
+      // Some clients send absolute-form inside a tunnel; it must name the tunnel's authority.
+      const abs = parseAbsoluteTarget(url);
+      if (abs.host !== t.host || abs.port !== t.port) throw new SidecarError('HOST_MISMATCH');
+      ({ path, query } = abs);
+    }
+    const target = { scheme: t.scheme, host: t.host, port: t.port, path, query } as const;
+    const host = req.headers.host;
+    if (host === undefined) throw new SidecarError('BAD_TARGET', { message: 'The request has no Host header.' });
+    checkHostAgreement(target, host);
+    deps.pipeline.handle(req, res, { form, target });
+  } catch (err) {
+    deps.pipeline.reject(req, res, form, err, t.host);
+  }
+}
+
+/** Create the proxy listener with the limits of I15. */
+export function createProxyServer(deps: ProxyServerDeps, limits: LimitsSettings): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      insecureHTTPParser: false,
+      joinDuplicateHeaders: false,
+    },
+    (req, res) => dispatchRequest(deps, req, res),
+  );
+  server.maxConnections = limits.maxConnections;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, deps.log));
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (deps.onConnect !== undefined) deps.onConnect(req, socket, head);
+    else refuseSocket(socket, new SidecarError('NO_ROUTE', { message: 'CONNECT is not enabled.' }));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (deps.onUpgrade !== undefined) deps.onUpgrade(req, socket, head);
+    else refuseSocket(socket, new SidecarError('BAD_REQUEST', { message: 'Upgrades are not supported on this route.' }));
+  });
+  return server;
+}
+
+/** Write a catalogued error directly on a raw socket (CONNECT, upgrade, parse errors) and close it. */
+export function refuseSocket(socket: Socket, err: unknown, route?: string | null): void {
+  if (socket.destroyed) return;
+  const r = toReply(err, route ?? null);
+  const head = [`HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? 'Error'}`];
+  for (const [k, v] of Object.entries(r.headers)) head.push(`${k}: ${v}`);
+  head.push('connection: close', '', '');
+  socket.end(head.join('\r\n') + r.body);
+  socket.destroySoon?.();
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger): void {
+  const code = err.code ?? '';
+  const e =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? new SidecarError('HEADERS_TOO_LARGE', { cause: err })
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
+        ? new SidecarError('REQUEST_TIMEOUT', { cause: err })
+        : new SidecarError('BAD_REQUEST', { cause: err });
+  log.info({ form: 'unparsed', status: e.status, code: e.code, parser: code }, 'request');
+  if (code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  refuseSocket(socket, e);
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
