@@ -1,0 +1,145 @@
+/**
+ * Starts a whole stack for an integration test, all on loopback port 0: the development
+ * vault (real protocol, fresh agent key), an echo upstream, and the sidecar configured
+ * from a routes.yaml template. Captures every log line so tests can assert on the
+ * canonical line and search for leaked secrets.
+ */
+import { Writable } from 'node:stream';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startSidecar, type Sidecar } from '../../src/app.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startTestVault } from './devvault.js';
+import { startEcho, type Echo } from './echo.js';
+
+export const SECRETS = {
+  openai: 'sk-live-openai-SECRET-0123456789abcdef',
+  anthropic: 'sk-ant-SECRET-fedcba9876543210',
+  github: 'ghp_SECRET_github_token_000111222',
+  basic: 'svc-user:SECRET-basic-pass',
+} as const;
+
+export const PLACEHOLDER = 'sk-sanctum-placeholder';
+
+export interface StackOptions {
+  /** routes.yaml body below `version`/`vault` (routes:, egress:, ...). `${ECHO}` is the echo origin. */
+  readonly routes: string;
+  readonly credentials?: Record<string, string>;
+  readonly socket?: boolean;
+  readonly sessionTtlMs?: number;
+  /** Extra top-level YAML (tls:, limits:, ...). */
+  readonly extra?: string;
+}
+
+export interface Stack {
+  readonly sidecar: Sidecar;
+  readonly echo: Echo;
+  readonly vault: Awaited<ReturnType<typeof startTestVault>>;
+  readonly proxyUrl: string;
+  readonly adminUrl: string;
+  readonly proxyPort: number;
+  readonly logs: string[];
+  /** Parsed JSON log lines whose msg is 'request' (the canonical line). */
+  requestLines(): Array<Record<string, unknown>>;
+  configPath: string;
+  close(): Promise<void>;
+}
+
+export function defaultCredentials(): Record<string, string> {
+  return {
+    'openai/api-key': SECRETS.openai,
+    'anthropic/api-key': SECRETS.anthropic,
+    'github/token': SECRETS.github,
+    'svc/basic': SECRETS.basic,
+  };
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const vault = await startTestVault({
+    credentials: opts.credentials ?? defaultCredentials(),
+    allowLoopback: true,
+    ...(opts.socket ? { socket: true } : {}),
+    ...(opts.sessionTtlMs !== undefined ? { sessionTtlMs: opts.sessionTtlMs } : {}),
+  });
+  const echo = await startEcho();
+  const endpoint = vault.endpoint;
+  const vaultYaml =
+    'socket' in endpoint
+      ? `  socket: ${JSON.stringify(endpoint.socket)}`
+      : `  tcp: ${endpoint.host}:${endpoint.port}`;
+  const text = [
+    'version: 1',
+    'listen: 127.0.0.1:0',
+    'admin: 127.0.0.1:0',
+    'vault:',
+    `  agent: ${vault.agent}`,
+    vaultYaml,
+    `  key_file: ${JSON.stringify(vault.keyFile)}`,
+    '  timeout: 1s',
+    opts.extra ?? '',
+    opts.routes.replaceAll('${ECHO}', echo.origin),
+  ].join('\n');
+  const configPath = join(vault.dir, 'routes.yaml');
+  await writeFile(configPath, text);
+  const config = parseConfig(text, configPath, {});
+
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb): void {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(line);
+      cb();
+    },
+  });
+  const log = pino({ level: 'debug', messageKey: 'msg', formatters: { level: (l) => ({ level: l }) } }, sink);
+  const sidecar = await startSidecar({ config, configPath, log, defaultMetrics: false, env: {} });
+  await sidecar.vault.whenReady(5000);
+  return {
+    sidecar,
+    echo,
+    vault,
+    proxyUrl: `http://127.0.0.1:${sidecar.proxy.port}`,
+    adminUrl: sidecar.admin ? `http://127.0.0.1:${sidecar.admin.port}` : '',
+    proxyPort: sidecar.proxy.port,
+    logs,
+    configPath,
+    requestLines: () =>
+      logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((o) => o.msg === 'request'),
+    async close(): Promise<void> {
+      await sidecar.close(2000);
+      await echo.close();
+      await vault.close();
+    },
+  };
+}
+
+/** The standard routes most tests use: absolute-form host routes and prefix routes to the echo. */
+export const STANDARD_ROUTES = `
+egress:
+  unmatched: deny
+  block_private_addresses: false
+routes:
+  - name: openai
+    match: { host: api.openai.com, path: /v1/* }
+    prefix: /openai
+    upstream: \${ECHO}
+    allow_plaintext: true
+    credential: openai/api-key
+    inject: { header_type: bearer }
+  - name: anthropic
+    match: { host: api.anthropic.com }
+    prefix: /anthropic
+    upstream: \${ECHO}
+    allow_plaintext: true
+    credential: anthropic/api-key
+    inject: { header_type: custom, header_name: x-api-key }
+  - name: github
+    match: { host: api.github.com }
+    upstream: \${ECHO}
+    allow_plaintext: true
+    credential: github/token
+    cache_ttl: 60s
+    inject: { header_type: bearer }
+`;
