@@ -1,0 +1,155 @@
+{{/*
+Names and labels. The name helpers take a context with .Values, .Release and .Chart.Name, so the
+sidecar templates can compute the same names from a parent chart (see _sidecar.tpl).
+*/}}
+{{- define "sanctum-sidecar.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sanctum-sidecar.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sanctum-sidecar.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sanctum-sidecar.labels" -}}
+helm.sh/chart: {{ include "sanctum-sidecar.chart" . }}
+{{ include "sanctum-sidecar.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sanctum-sidecar
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "sanctum-sidecar.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sanctum-sidecar.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Selector labels of the pods that run the sanctum-sidecar (agent pods in sidecar mode, gateway pods in gateway mode). */}}
+{{- define "sanctum-sidecar.proxySelectorLabels" -}}
+{{ include "sanctum-sidecar.selectorLabels" . }}
+app.kubernetes.io/component: {{ ternary "gateway" "agent" (eq .Values.mode "gateway") }}
+{{- end }}
+
+{{/* Selector labels of the agent pods. */}}
+{{- define "sanctum-sidecar.agentSelectorLabels" -}}
+{{ include "sanctum-sidecar.selectorLabels" . }}
+app.kubernetes.io/component: agent
+{{- end }}
+
+{{/* The label that marks a pod as a client of this release's gateway. */}}
+{{- define "sanctum-sidecar.gatewayClientLabelKey" -}}
+sidecar.sanctumai.io/gateway
+{{- end }}
+
+{{- define "sanctum-sidecar.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sanctum-sidecar.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository[:tag][@digest] */}}
+{{- define "sanctum-sidecar.imageRef" -}}
+{{- $img := .image -}}
+{{- $tag := default .defaultTag $img.tag | toString -}}
+{{- $ref := $img.repository -}}
+{{- if $tag }}{{ $ref = printf "%s:%s" $ref $tag }}{{ end -}}
+{{- if $img.digest }}{{ $ref = printf "%s@%s" $ref $img.digest }}{{ end -}}
+{{- $ref -}}
+{{- end }}
+
+{{- define "sanctum-sidecar.routesConfigMapName" -}}
+{{- default (printf "%s-routes" (include "sanctum-sidecar.fullname" .)) .Values.routes.existingConfigMap }}
+{{- end }}
+
+{{- define "sanctum-sidecar.keySecretName" -}}
+{{- default (printf "%s-agent-key" (include "sanctum-sidecar.fullname" .)) .Values.vault.key.existingSecret }}
+{{- end }}
+
+{{/* The gateway Service's in-cluster host name. */}}
+{{- define "sanctum-sidecar.gatewayHost" -}}
+{{- printf "%s.%s.svc.%s" (include "sanctum-sidecar.fullname" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/* "20s"-style duration from seconds. */}}
+{{- define "sanctum-sidecar.seconds" -}}
+{{- printf "%ds" (int .) }}
+{{- end }}
+
+{{/*
+Render-time checks: the mistakes that values.schema.json cannot express. Included by every
+workload template so `helm template`/`install` fails before anything reaches the cluster.
+*/}}
+{{- define "sanctum-sidecar.validate" -}}
+{{- $v := .Values -}}
+{{- if eq $v.mode "sidecar" }}
+  {{- if not (has $v.sidecar.listen.address (list "127.0.0.1" "::1" "localhost")) }}
+    {{- fail (printf "sidecar.listen.address=%q: in sidecar mode the proxy must listen on loopback (127.0.0.1 or ::1) so only its own agent can use it (SECURITY I12); use mode=gateway for a shared proxy" $v.sidecar.listen.address) }}
+  {{- end }}
+  {{- if and (eq $v.sidecar.mode "native") (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) }}
+    {{- fail (printf "sidecar.mode=native needs Kubernetes >= 1.29 (native sidecar containers); this cluster is %s: set sidecar.mode=classic" .Capabilities.KubeVersion.Version) }}
+  {{- end }}
+{{- end }}
+{{- if eq $v.mode "gateway" }}
+  {{- if and (not $v.routes.existingConfigMap) (not $v.routes.config.agents) }}
+    {{- fail "mode=gateway needs per-agent authentication: set routes.config.agents (name, token_sha256, routes) or use routes.existingConfigMap (SECURITY I12/I14)" }}
+  {{- end }}
+  {{- if and $v.gateway.pdb.enabled (not (kindIs "invalid" $v.gateway.pdb.minAvailable)) (not (kindIs "invalid" $v.gateway.pdb.maxUnavailable)) }}
+    {{- fail "gateway.pdb: set either minAvailable or maxUnavailable, not both" }}
+  {{- end }}
+{{- end }}
+{{- if and (eq $v.vault.transport "tcp") (not $v.vault.tcp.address) }}
+  {{- fail "vault.transport=tcp needs vault.tcp.address (host:port)" }}
+{{- end }}
+{{- if and $v.interception.enabled (not $v.interception.caSecret) }}
+  {{- fail "interception.enabled needs interception.caSecret (a Secret with ca.crt and ca.key from `sanctum-sidecar ca init`)" }}
+{{- end }}
+{{- $drain := add (int $v.sidecar.shutdownTimeoutSeconds) (ternary 0 (int $v.sidecar.preStopSleepSeconds) (and (eq $v.mode "sidecar") (eq $v.sidecar.mode "native"))) }}
+{{- if ge (int $drain) (int $v.terminationGracePeriodSeconds) }}
+  {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed sidecar.preStopSleepSeconds + sidecar.shutdownTimeoutSeconds (%d), or the kubelet kills the sidecar mid-drain" (int $v.terminationGracePeriodSeconds) (int $drain)) }}
+{{- end }}
+{{- if eq $v.sidecar.listen.port $v.sidecar.admin.port }}
+  {{- fail "sidecar.listen.port and sidecar.admin.port must differ" }}
+{{- end }}
+{{- end }}
+
+{{/* The routes ConfigMap's data (also hashed for routes.rolloutOnChange). */}}
+{{- define "sanctum-sidecar.routesData" -}}
+{{ .Values.routes.fileName }}: |
+  # Rendered by the sanctum-sidecar Helm chart from routes.config. listen, admin and the vault
+  # connection come from SANCTUM_SIDECAR_* environment variables set by the chart.
+  {{- toYaml .Values.routes.config | nindent 2 }}
+{{- end }}
+
+{{/* Pod annotations shared by the workloads. */}}
+{{- define "sanctum-sidecar.podAnnotations" -}}
+{{- if and .Values.routes.rolloutOnChange (not .Values.routes.existingConfigMap) }}
+checksum/routes: {{ include "sanctum-sidecar.routesData" . | sha256sum }}
+{{- end }}
+{{- if .Values.metrics.scrapeAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.sidecar.admin.port | int | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- with .Values.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
