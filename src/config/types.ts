@@ -124,4 +124,9 @@ export interface Config {
   readonly hash: string;
   /** Where it came from, for messages. */
   readonly source: string;
+  /**
+   * YAML paths (e.g. `vault.tcp`) whose values came from `${VAR}` interpolation, so a
+   * summary can avoid echoing environment values. Optional: absent = none.
+   */
+  readonly envPaths?: readonly string[];
 }

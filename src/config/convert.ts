@@ -1,0 +1,156 @@
+/**
+ * Schema-valid wire config into the domain `Config`: defaults, unit conversion, `~`
+ * expansion and the cross-field rules of the top-level sections. Sections (and
+ * routes) in which the schema already found problems are skipped, so one mistake is
+ * reported once and every independent mistake is still reported.
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Config, EgressSettings, HostPort, LimitsSettings, Route, TlsSettings, VaultSettings } from './types.js';
+import type { Issues } from './context.js';
+import { checkAddress, checkConfigHost } from './hosts.js';
+import { checkRouteNames, checkRouteTable } from './overlap.js';
+import { convertRoute } from './routes.js';
+import type { WireConfig, WireVault } from './schema.js';
+import { isBroken } from './validate.js';
+
+export const DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  admin: { host: '127.0.0.1', port: 9090 },
+  vaultSocket: '~/.sanctum/vault.sock',
+  vaultTimeoutMs: 2000,
+  limits: {
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 0,
+    keepAliveTimeoutMs: 65_000,
+    maxHeaderBytes: 16_384,
+    maxConnections: 1024,
+    shutdownTimeoutMs: 25_000,
+  },
+} as const satisfies { limits: LimitsSettings } & Record<string, unknown>;
+
+export interface ConvertOptions {
+  readonly env: NodeJS.ProcessEnv;
+  /** Directory that relative paths are resolved against; undefined keeps them relative (to the cwd). */
+  readonly baseDir: string | undefined;
+}
+
+/** `~` and `~/x` expand to the home directory (HOME from `env` first); relative paths resolve against baseDir. */
+export function expandPath(p: string, opts: ConvertOptions): string {
+  const home = opts.env['HOME'] || homedir();
+  if (p === '~') return home;
+  if (p.startsWith('~/')) return join(home, p.slice(2));
+  if (isAbsolute(p) || opts.baseDir === undefined) return p;
+  return resolve(opts.baseDir, p);
+}
+
+function address(issues: Issues, path: string[], raw: string, allowZero: boolean): HostPort | undefined {
+  const checked = checkAddress(raw, allowZero);
+  if (checked.ok) return checked.value;
+  issues.add(path, checked.message);
+  return undefined;
+}
+
+function convertVault(issues: Issues, v: WireVault, opts: ConvertOptions): VaultSettings {
+  let tcp: HostPort | undefined;
+  if (v.socket !== undefined && v.tcp !== undefined) {
+    issues.add(['vault', 'tcp'], 'give either vault.socket or vault.tcp, not both');
+  }
+  if (v.tcp !== undefined) tcp = address(issues, ['vault', 'tcp'], v.tcp, false);
+  const socket = v.tcp === undefined ? expandPath(v.socket ?? DEFAULTS.vaultSocket, opts) : undefined;
+  return {
+    agent: v.agent,
+    socket,
+    tcp,
+    keyFile: expandPath(v.key_file ?? `~/.sanctum/keys/${v.agent}.key`, opts),
+    passphraseEnv: v.passphrase_env,
+    timeoutMs: issues.duration(['vault', 'timeout'], v.timeout, DEFAULTS.vaultTimeoutMs),
+  };
+}
+
+function convertEgress(issues: Issues, w: WireConfig): EgressSettings {
+  const e = w.egress ?? {};
+  const allow: string[] = [];
+  (e.allow ?? []).forEach((raw, i) => {
+    if (raw === '*') {
+      issues.add(['egress', 'allow', i], '"*" would allow every host; set `egress.unmatched: passthrough` if that is really meant');
+      return;
+    }
+    const checked = checkConfigHost(raw, true, 1);
+    if (!checked.ok) issues.add(['egress', 'allow', i], `egress.allow entry ${checked.message}`);
+    else if (!allow.includes(checked.value)) allow.push(checked.value);
+  });
+  return {
+    unmatched: e.unmatched ?? 'deny',
+    allow,
+    blockPrivateAddresses: e.block_private_addresses ?? true,
+    hostHeaderForm: e.host_header_form ?? false,
+  };
+}
+
+function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
+  const l = w.limits ?? {};
+  const d = DEFAULTS.limits;
+  return {
+    headersTimeoutMs: issues.duration(['limits', 'headers_timeout'], l.headers_timeout, d.headersTimeoutMs),
+    requestTimeoutMs: issues.duration(['limits', 'request_timeout'], l.request_timeout, d.requestTimeoutMs),
+    keepAliveTimeoutMs: issues.duration(['limits', 'keep_alive_timeout'], l.keep_alive_timeout, d.keepAliveTimeoutMs),
+    maxHeaderBytes: l.max_header_bytes ?? d.maxHeaderBytes,
+    maxConnections: l.max_connections ?? d.maxConnections,
+    shutdownTimeoutMs: issues.duration(['limits', 'shutdown_timeout'], l.shutdown_timeout, d.shutdownTimeoutMs),
+  };
+}
+
+function convertTls(w: WireConfig, opts: ConvertOptions): TlsSettings {
+  const t = w.tls ?? {};
+  return {
+    caDir: t.ca_dir === undefined ? undefined : expandPath(t.ca_dir, opts),
+    upstreamCaFile: t.upstream_ca_file === undefined ? undefined : expandPath(t.upstream_ca_file, opts),
+  };
+}
+
+function convertAdmin(issues: Issues, admin: WireConfig['admin']): HostPort | undefined {
+  if (admin === undefined) return DEFAULTS.admin;
+  if (admin === null || admin === false) return undefined;
+  if (admin === true) {
+    issues.add(['admin'], 'admin: true is not an address; write host:port (e.g. 127.0.0.1:9090), or false to disable');
+    return undefined;
+  }
+  return address(issues, ['admin'], admin, true);
+}
+
+/**
+ * Convert the parts of `w` the schema accepted. `broken` lists the YAML paths with
+ * schema errors; the result is only meaningful when `issues` ends up empty.
+ */
+export function convertConfig(
+  issues: Issues,
+  w: WireConfig,
+  broken: ReadonlySet<string>,
+  opts: ConvertOptions,
+): Omit<Config, 'hash' | 'source'> {
+  const ok = (path: string): boolean => !isBroken(broken, path);
+  const listen = w.listen !== undefined && ok('listen') ? address(issues, ['listen'], w.listen, true) : undefined;
+  const admin = ok('admin') ? convertAdmin(issues, w.admin) : undefined;
+  const vault = w.vault !== undefined && ok('vault') ? convertVault(issues, w.vault, opts) : undefined;
+  const egress = ok('egress') ? convertEgress(issues, w) : convertEgress(issues, {} as WireConfig);
+  const located: { route: Route; index: number }[] = [];
+  // Each schema-clean route is converted even when a sibling is broken.
+  (Array.isArray(w.routes) ? w.routes : []).forEach((wr, index) => {
+    if (!ok(`routes[${index}]`)) return;
+    const route = convertRoute(issues, wr, index);
+    if (route) located.push({ route, index });
+  });
+  if (Array.isArray(w.routes)) checkRouteNames(issues, w.routes);
+  checkRouteTable(issues, located);
+  return {
+    version: 1,
+    listen: listen ?? DEFAULTS.listen,
+    admin,
+    vault: vault ?? ({} as VaultSettings),
+    egress,
+    tls: ok('tls') ? convertTls(w, opts) : { caDir: undefined, upstreamCaFile: undefined },
+    limits: ok('limits') ? convertLimits(issues, w) : DEFAULTS.limits,
+    routes: located.map((l) => l.route),
+  };
+}

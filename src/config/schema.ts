@@ -1,0 +1,178 @@
+/**
+ * The routes.yaml wire shape: a JSON Schema (validated with ajv in validate.ts) and the
+ * TypeScript types of data that passed it. These are wire types (snake_case, optional,
+ * unconverted); `convert.ts` and `routes.ts` turn them into the domain types in
+ * `types.ts` once, and nothing outside `config/` sees them (STYLE 2).
+ *
+ * The schema owns structure, types, enums and single-field syntax. Rules that relate
+ * fields or routes to each other (socket xor tcp, header_name iff custom, overlaps,
+ * plaintext and wildcard opt-ins) are checked in code, after the schema, with the same
+ * path-and-line reporting. `x-message` is our annotation: the message to show when a
+ * keyword in that schema fails, instead of ajv's generic text.
+ */
+
+export type WireDuration = string | number;
+
+export interface WireVault {
+  agent: string;
+  socket?: string;
+  tcp?: string;
+  key_file?: string;
+  passphrase_env?: string;
+  timeout?: WireDuration;
+}
+
+export interface WireEgress {
+  unmatched?: 'deny' | 'passthrough';
+  allow?: string[];
+  block_private_addresses?: boolean;
+  host_header_form?: boolean;
+}
+
+export interface WireTls {
+  ca_dir?: string;
+  upstream_ca_file?: string;
+}
+
+export interface WireLimits {
+  headers_timeout?: WireDuration;
+  request_timeout?: WireDuration;
+  keep_alive_timeout?: WireDuration;
+  max_header_bytes?: number;
+  max_connections?: number;
+  shutdown_timeout?: WireDuration;
+}
+
+export interface WireMatch {
+  host?: string;
+  path?: string;
+  paths?: string[];
+  methods?: string[];
+}
+
+export interface WireRoute {
+  name: string;
+  match?: WireMatch;
+  prefix?: string;
+  upstream?: string;
+  credential?: string | null;
+  mode?: 'inject' | 'delegate';
+  inject?: { header_type?: 'bearer' | 'api_key' | 'basic' | 'custom'; header_name?: string };
+  cache_ttl?: WireDuration;
+  allow_plaintext?: boolean;
+  allow_wildcard_host?: boolean;
+  keep_cookies?: boolean;
+  timeouts?: { connect?: WireDuration; headers?: WireDuration; idle?: WireDuration };
+  max_body?: string | number;
+}
+
+export interface WireConfig {
+  version: 1;
+  listen?: string;
+  admin?: string | boolean | null;
+  vault: WireVault;
+  egress?: WireEgress;
+  tls?: WireTls;
+  limits?: WireLimits;
+  routes?: WireRoute[] | null;
+}
+
+const duration = { type: ['string', 'number'], 'x-message': 'must be a duration such as 500ms, 2s, 1m or 1h' };
+const size = { type: ['string', 'integer'], 'x-message': 'must be a size in bytes or such as 512kb or 1mb' };
+const nonEmpty = { type: 'string', minLength: 1 };
+const obj = (properties: Record<string, unknown>, required: string[] = []) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  required,
+});
+
+const route = obj(
+  {
+    name: {
+      type: 'string',
+      pattern: '^[a-z0-9][a-z0-9_-]*$',
+      maxLength: 64,
+      'x-message': 'a route name is lowercase letters, digits, "_" and "-", starting with a letter or digit (at most 64)',
+    },
+    match: obj({
+      host: nonEmpty,
+      path: nonEmpty,
+      paths: { type: 'array', minItems: 1, items: nonEmpty },
+      methods: {
+        type: 'array',
+        minItems: 1,
+        items: { type: 'string', pattern: '^[A-Za-z]{1,20}$', 'x-message': 'a method is a word such as GET or POST' },
+      },
+    }),
+    prefix: nonEmpty,
+    upstream: nonEmpty,
+    credential: {
+      type: ['string', 'null'],
+      pattern: '^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$',
+      maxLength: 512,
+      'x-message': 'a credential is a vault path such as openai/api-key (letters, digits, "_.-:@+{}" and "/" between parts)',
+    },
+    mode: { enum: ['inject', 'delegate'] },
+    inject: obj({
+      header_type: { enum: ['bearer', 'api_key', 'basic', 'custom'] },
+      header_name: nonEmpty,
+    }),
+    cache_ttl: duration,
+    allow_plaintext: { type: 'boolean' },
+    allow_wildcard_host: { type: 'boolean' },
+    keep_cookies: { type: 'boolean' },
+    timeouts: obj({ connect: duration, headers: duration, idle: duration }),
+    max_body: size,
+  },
+  ['name'],
+);
+
+/** The JSON Schema of routes.yaml (draft-07 vocabulary, as ajv's default build understands). */
+export const ROUTES_SCHEMA = obj(
+  {
+    version: { const: 1, 'x-message': 'must be 1 (the only routes.yaml version so far)' },
+    listen: nonEmpty,
+    admin: { type: ['string', 'boolean', 'null'], 'x-message': 'must be an address such as 127.0.0.1:9090, or false to disable' },
+    vault: obj(
+      {
+        agent: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$',
+          'x-message': 'an agent name is letters, digits, "_", "." and "-", starting with a letter or digit',
+        },
+        socket: nonEmpty,
+        tcp: nonEmpty,
+        key_file: nonEmpty,
+        passphrase_env: {
+          type: 'string',
+          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+          'x-message': 'must be the NAME of an environment variable (not the passphrase itself)',
+        },
+        timeout: duration,
+      },
+      ['agent'],
+    ),
+    egress: obj({
+      unmatched: { enum: ['deny', 'passthrough'] },
+      allow: { type: 'array', items: nonEmpty },
+      block_private_addresses: { type: 'boolean' },
+      host_header_form: { type: 'boolean' },
+    }),
+    tls: obj({ ca_dir: nonEmpty, upstream_ca_file: nonEmpty }),
+    limits: obj({
+      headers_timeout: duration,
+      request_timeout: duration,
+      keep_alive_timeout: duration,
+      max_header_bytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+      max_connections: { type: 'integer', minimum: 1, maximum: 1000000 },
+      shutdown_timeout: duration,
+    }),
+    routes: { type: ['array', 'null'], items: route },
+    agents: {
+      not: {},
+      'x-message': 'gateway mode (agents) is not supported by this version; remove the agents section (it is refused rather than ignored, so per-agent authentication is never silently off)',
+    },
+  },
+  ['version', 'vault'],
+);
