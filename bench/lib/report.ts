@@ -1,0 +1,253 @@
+/**
+ * The benchmark's results: their shape (also the JSON written to bench/results/),
+ * the printed tables with ratios against direct and nginx, and the targets of issue 7
+ * judged PASS, FAIL or SKIP from figures of the same run.
+ */
+import type { LoadResult } from './load.js';
+import type { SseResult } from './sse.js';
+import type { TransferResult } from './stream.js';
+import type { ProfileSummary } from '../profile.js';
+
+export type ContenderName =
+  | 'direct'
+  | 'cache-hit'
+  | 'vault-every'
+  | 'delegate'
+  | 'base-url'
+  | 'nginx'
+  | 'tinyproxy'
+  | 'mitmdump';
+
+export interface JsonRow {
+  readonly name: ContenderName;
+  readonly kind: 'direct' | 'sidecar' | 'anchor';
+  status: 'ok' | 'skipped' | 'error';
+  note?: string;
+  /** One measurement per round. */
+  readonly rounds: LoadResult[];
+  /** Medians over rounds. */
+  rps?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  badStatus?: number;
+  errors?: number;
+  readErrors?: number;
+}
+
+export interface SseRow {
+  readonly name: string;
+  readonly result?: SseResult;
+  readonly error?: string;
+}
+
+export interface StreamReport {
+  readonly mib: number;
+  direct?: { download?: TransferResult; upload?: TransferResult };
+  sidecar?: {
+    download?: TransferResult;
+    upload?: TransferResult;
+    baselineRss: number;
+    downloadMaxRss: number;
+    uploadMaxRss: number;
+    /** VmHWM of a sidecar started for this workload: its peak over its whole life. */
+    hwm: number;
+  };
+  errors: string[];
+}
+
+export interface IdleReport {
+  readonly requested: number;
+  readonly opened: number;
+  readonly failed: number;
+  readonly firstError?: string | undefined;
+  readonly stillOpen: number;
+  readonly baselineRss: number;
+  readonly rss: number;
+  readonly hwm: number;
+}
+
+export interface Target {
+  readonly id: string;
+  readonly text: string;
+  readonly status: 'PASS' | 'FAIL' | 'SKIP';
+  readonly detail: string;
+}
+
+export interface Report {
+  meta: Record<string, unknown>;
+  notes: string[];
+  json: JsonRow[];
+  sse: SseRow[];
+  stream?: StreamReport;
+  idle?: IdleReport;
+  profile?: ProfileSummary;
+  targets: Target[];
+}
+
+const MB = 1024 * 1024;
+const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+const f2 = (x: number): string => x.toFixed(2);
+const mib = (b: number): string => `${(b / MB).toFixed(1)} MiB`;
+
+function pad(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [pad(header, widths), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => pad(r, widths))].join('\n');
+}
+
+function row(r: Report, name: ContenderName): JsonRow | undefined {
+  const x = r.json.find((j) => j.name === name);
+  return x?.status === 'ok' ? x : undefined;
+}
+
+/** The small-JSON table, with throughput ratios against direct and nginx and p99 deltas against direct. */
+export function formatJson(r: Report, title: string): string {
+  const direct = row(r, 'direct');
+  const nginx = row(r, 'nginx');
+  const rows = r.json.map((j) => {
+    if (j.status !== 'ok') return [j.name, j.status, '', '', '', '', '', '', j.note ?? ''];
+    const rps = j.rps ?? 0;
+    return [
+      j.name,
+      f0(rps),
+      f2(j.p50Ms ?? 0),
+      f2(j.p99Ms ?? 0),
+      direct ? `+${f2((j.p99Ms ?? 0) - (direct.p99Ms ?? 0))}` : '',
+      direct?.rps ? `${f2(rps / direct.rps)}x` : '',
+      nginx?.rps ? `${f2(rps / nginx.rps)}x` : '',
+      String((j.badStatus ?? 0) + (j.errors ?? 0)),
+      [j.note, j.readErrors ? `${f0(j.readErrors)} conns closed by proxy` : ''].filter(Boolean).join('; '),
+    ];
+  });
+  return `${title}\n${table(['contender', 'req/s', 'p50 ms', 'p99 ms', 'p99-direct', 'vs direct', 'vs nginx', 'errors', 'note'], rows)}`;
+}
+
+export function formatSse(r: Report): string {
+  const rows = r.sse.map((s) => {
+    if (!s.result) return [s.name, 'error', '', '', '', '', '', s.error ?? ''];
+    const x = s.result;
+    return [
+      s.name,
+      f2(x.ttfeP50Ms),
+      f2(x.ttfeMaxMs),
+      f2(x.deliveryP50Ms),
+      f2(x.deliveryMaxMs),
+      `${f2(x.gapMeanMs)} / ${f2(x.gapMaxMs)}`,
+      `${x.heldBack} / ${x.coalesced}`,
+      `${x.streams}x${x.events / Math.max(1, x.streams)}${x.errors.length ? ` ${x.errors[0]}` : ''}`,
+    ];
+  });
+  return `SSE (time to first event; delivery delay = arrival - upstream send time)\n${table(
+    ['contender', 'TTFE p50 ms', 'TTFE max', 'deliv p50 ms', 'deliv max', 'gap mean/max ms', 'held/coalesced', 'streams'],
+    rows,
+  )}`;
+}
+
+export function formatStream(s: StreamReport): string {
+  const rate = (t?: TransferResult): string => (t ? `${t.mibPerS.toFixed(0)} MiB/s` : '-');
+  const rows = [
+    ['direct', rate(s.direct?.download), rate(s.direct?.upload), '', ''],
+    [
+      'sidecar',
+      rate(s.sidecar?.download),
+      rate(s.sidecar?.upload),
+      s.sidecar ? `${mib(s.sidecar.downloadMaxRss)} / ${mib(s.sidecar.uploadMaxRss)}` : '',
+      s.sidecar ? `${mib(s.sidecar.hwm)} (start ${mib(s.sidecar.baselineRss)})` : '',
+    ],
+  ];
+  const errs = s.errors.length ? `\n  errors: ${s.errors.join('; ')}` : '';
+  return `${s.mib} MiB streamed (one request each way)\n${table(
+    ['contender', 'download', 'upload', 'sampled max RSS down / up', 'peak RSS (VmHWM)'],
+    rows,
+  )}${errs}`;
+}
+
+export function formatIdle(i: IdleReport): string {
+  const per = i.opened > 0 ? ((i.rss - i.baselineRss) / i.opened / 1024).toFixed(1) : '-';
+  return (
+    `Idle keep-alive connections: ${i.opened}/${i.requested} opened (${i.failed} failed), ${i.stillOpen} still open at measurement\n` +
+    `  sidecar RSS ${mib(i.rss)} (before ${mib(i.baselineRss)}, ~${per} KiB per connection), VmHWM ${mib(i.hwm)}` +
+    (i.firstError ? `\n  first error: ${i.firstError}` : '')
+  );
+}
+
+/** Judges the issue's targets from this run's figures. */
+export function judge(r: Report): Target[] {
+  const t: Target[] = [];
+  const add = (id: string, text: string, ok: boolean | undefined, detail: string): void => {
+    t.push({ id, text, status: ok === undefined ? 'SKIP' : ok ? 'PASS' : 'FAIL', detail });
+  };
+  const cache = row(r, 'cache-hit');
+  const direct = row(r, 'direct');
+  const nginx = row(r, 'nginx');
+  const tiny = row(r, 'tinyproxy');
+  const vault = row(r, 'vault-every');
+  const skip = (what: string): string => `not measured (${what})`;
+
+  add(
+    'cache-vs-nginx',
+    'cache-hit throughput >= 0.5x nginx',
+    cache && nginx ? (cache.rps ?? 0) >= 0.5 * (nginx.rps ?? 0) : undefined,
+    cache && nginx
+      ? `${f0(cache.rps ?? 0)} vs ${f0(nginx.rps ?? 0)} req/s = ${f2((cache.rps ?? 0) / (nginx.rps || 1))}x`
+      : skip(!cache ? 'cache-hit' : 'nginx'),
+  );
+  add(
+    'cache-vs-tinyproxy',
+    'cache-hit throughput >= 5x tinyproxy',
+    cache && tiny ? (cache.rps ?? 0) >= 5 * (tiny.rps ?? 0) : undefined,
+    cache && tiny
+      ? `${f0(cache.rps ?? 0)} vs ${f0(tiny.rps ?? 0)} req/s = ${f2((cache.rps ?? 0) / (tiny.rps || 1))}x`
+      : skip(!cache ? 'cache-hit' : 'tinyproxy'),
+  );
+  add(
+    'vault-vs-cache',
+    'vault-every-request throughput >= 0.5x cache-hit',
+    cache && vault ? (vault.rps ?? 0) >= 0.5 * (cache.rps ?? 0) : undefined,
+    cache && vault
+      ? `${f0(vault.rps ?? 0)} vs ${f0(cache.rps ?? 0)} req/s = ${f2((vault.rps ?? 0) / (cache.rps || 1))}x`
+      : skip(!cache ? 'cache-hit' : 'vault-every'),
+  );
+  add(
+    'p99',
+    'cache-hit p99 at 32 connections <= direct p99 + 3 ms',
+    cache && direct ? (cache.p99Ms ?? 0) <= (direct.p99Ms ?? 0) + 3 : undefined,
+    cache && direct
+      ? `${f2(cache.p99Ms ?? 0)} ms vs direct ${f2(direct.p99Ms ?? 0)} ms (+${f2((cache.p99Ms ?? 0) - (direct.p99Ms ?? 0))})`
+      : skip('cache-hit or direct'),
+  );
+  const sd = r.sse.find((s) => s.name === 'direct')?.result;
+  const ss = r.sse.find((s) => s.name === 'sidecar')?.result;
+  const sseOk = sd && ss && ss.streams > 0 && sd.streams > 0 && ss.errors.length === 0;
+  add(
+    'sse',
+    'SSE first event within 5 ms of direct; no event held back',
+    sd && ss ? Boolean(sseOk) && ss.ttfeP50Ms <= sd.ttfeP50Ms + 5 && ss.heldBack === 0 : undefined,
+    sd && ss
+      ? `TTFE p50 ${f2(ss.ttfeP50Ms)} ms vs direct ${f2(sd.ttfeP50Ms)} ms; held back ${ss.heldBack} (direct ${sd.heldBack}); max delivery ${f2(ss.deliveryMaxMs)} ms${ss.errors.length ? `; ${ss.errors[0]}` : ''}`
+      : skip('SSE'),
+  );
+  const st = r.stream?.sidecar;
+  const streamDone = st?.download && st.upload;
+  add(
+    'stream-rss',
+    `${r.stream?.mib ?? 200} MiB stream: sidecar peak RSS < 150 MiB`,
+    st ? Boolean(streamDone) && st.hwm < 150 * MB : undefined,
+    st ? `VmHWM ${mib(st.hwm)}${streamDone ? '' : ' (a transfer failed)'}` : skip('stream'),
+  );
+  const idle = r.idle;
+  add(
+    'idle-rss',
+    `${idle?.requested ?? 1000} idle keep-alive connections: sidecar RSS < 200 MiB`,
+    idle ? idle.opened === idle.requested && idle.rss < 200 * MB : undefined,
+    idle ? `RSS ${mib(idle.rss)} with ${idle.stillOpen}/${idle.requested} open` : skip('idle'),
+  );
+  return t;
+}
+
+export function formatTargets(ts: readonly Target[]): string {
+  return ['Targets', ...ts.map((x) => `  [${x.status}] ${x.text}: ${x.detail}`)].join('\n');
+}

@@ -1,0 +1,229 @@
+/**
+ * The system under test: finds a runnable sidecar (the built `dist/` when it is up to
+ * date, else a fresh `npm run build`, else `tsx src/main.ts`), makes a throw-away
+ * agent key, development vault file and routes.yaml, and starts the development vault
+ * and the sidecar on loopback ephemeral ports. The sidecar is pinned to its own CPU;
+ * the vault, an outside service, sits with the upstream and the load generator.
+ */
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from './http.js';
+import { freePort, type Processes, runSync, sleep, type Spawned, waitForPort } from './proc.js';
+
+export type SidecarMode = 'auto' | 'dist' | 'tsx';
+
+/** How to launch the sidecar's CLI: `node [pre...] entry ...`. */
+export interface SidecarLauncher {
+  readonly kind: 'dist' | 'tsx';
+  /** Node flags before the entry (`--import tsx` for source). */
+  readonly pre: readonly string[];
+  readonly entry: string;
+  readonly note: string;
+}
+
+/** Hosts of the routes in the generated routes.yaml (they never resolve: each route names its upstream). */
+export const HOSTS = {
+  cached: 'cached.bench.test',
+  nocache: 'nocache.bench.test',
+  delegate: 'delegate.bench.test',
+  stream: 'stream.bench.test',
+} as const;
+/** Base-URL prefix route. */
+export const PREFIX = '/bench';
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    newest = Math.max(newest, st.isDirectory() ? newestMtime(p) : st.mtimeMs);
+  }
+  return newest;
+}
+
+function helpWorks(root: string, pre: readonly string[], entry: string): string | undefined {
+  const r = runSync(process.execPath, [...pre, entry, '--help'], 60_000, { cwd: root });
+  return r.status === 0 ? undefined : `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`;
+}
+
+/**
+ * A runnable sidecar, or the reason there is none. `auto` prefers the built dist when
+ * it is newer than src/, otherwise builds; falls back to running the source with tsx.
+ */
+export function findSidecar(root: string, mode: SidecarMode, log: (s: string) => void): SidecarLauncher | string {
+  const src = join(root, 'src', 'main.ts');
+  const dist = join(root, 'dist', 'main.js');
+  if (!existsSync(src) && !existsSync(dist)) return 'no src/main.ts or dist/main.js yet';
+  const tryDist = (note: string): SidecarLauncher | string => {
+    const why = existsSync(dist) ? helpWorks(root, [], dist) : 'dist/main.js missing';
+    return why === undefined ? { kind: 'dist', pre: [], entry: dist, note } : `dist: ${why}`;
+  };
+  const tryTsx = (): SidecarLauncher | string => {
+    const why = helpWorks(root, ['--import', 'tsx'], src);
+    return why === undefined
+      ? { kind: 'tsx', pre: ['--import', 'tsx'], entry: src, note: 'source via tsx (not built)' }
+      : `tsx: ${why}`;
+  };
+  if (mode === 'tsx') return tryTsx();
+  if (mode === 'dist') return tryDist('dist (as found)');
+  const fresh = existsSync(dist) && existsSync(join(root, 'src')) && statSync(dist).mtimeMs >= newestMtime(join(root, 'src'));
+  if (fresh) {
+    const d = tryDist('dist (up to date with src)');
+    if (typeof d !== 'string') return d;
+  }
+  log('building the sidecar (npm run build) ...');
+  const b = runSync('npm', ['run', '--silent', 'build'], 300_000, { cwd: root });
+  if (b.status === 0) {
+    const d = tryDist('dist (freshly built)');
+    if (typeof d !== 'string') return d;
+  } else {
+    log(`npm run build failed (exit ${b.status}); trying the source with tsx`);
+    log((b.stdout + b.stderr).trim().split('\n').slice(0, 8).join('\n'));
+  }
+  const t = tryTsx();
+  return typeof t === 'string' ? `no runnable sidecar: build exit ${b.status}; ${t}` : t;
+}
+
+export interface SidecarSetup {
+  readonly dir: string;
+  readonly launcher: SidecarLauncher;
+  readonly vault: Spawned;
+  readonly vaultPort: number;
+  readonly token: string;
+  readonly fastPort: number;
+  readonly httpPort: number;
+}
+
+/** Generates the agent key and dev-vault file, and starts the development vault. */
+export async function startVault(
+  procs: Processes,
+  root: string,
+  dir: string,
+  launcher: SidecarLauncher,
+  opts: { cpu: number | undefined; token: string; fastPort: number; httpPort: number },
+): Promise<SidecarSetup> {
+  mkdirSync(dir, { recursive: true });
+  const keyFile = join(dir, 'bench.key');
+  const kg = runSync(process.execPath, [...launcher.pre, launcher.entry, 'keygen', 'bench-agent', '--out', keyFile, '--force'], 60_000, {
+    cwd: root,
+  });
+  const hex = [...`${kg.stdout}\n${kg.stderr}`.matchAll(/\b[0-9a-f]{64}\b/gi)].pop()?.[0];
+  if (kg.status !== 0 || !hex) throw new Error(`keygen failed (exit ${kg.status}): ${kg.stderr || kg.stdout}`);
+  const vaultPort = await freePort();
+  writeFileSync(
+    join(dir, 'dev-vault.yaml'),
+    `# written by bench/lib/sidecar.ts
+listen: 127.0.0.1:${vaultPort}
+agents:
+  bench-agent: { public_key: ${hex} }
+credentials:
+  bench/key: { value: ${opts.token} }
+policies:
+  - { name: bench, principal: "agent:*", resources: ["*"], actions: [use, retrieve, list] }
+allow_loopback: true
+`,
+  );
+  const vault = procs.spawn(
+    'dev-vault',
+    process.execPath,
+    [...launcher.pre, launcher.entry, 'dev-vault', '--file', join(dir, 'dev-vault.yaml'), '--listen', `127.0.0.1:${vaultPort}`],
+    { cpu: opts.cpu, cwd: root, env: { ...process.env, SANCTUM_SIDECAR_LOG_LEVEL: 'warn' } },
+  );
+  await waitForPort(vaultPort, 30_000, vault);
+  return { dir, launcher, vault, vaultPort, token: opts.token, fastPort: opts.fastPort, httpPort: opts.httpPort };
+}
+
+function routesYaml(s: SidecarSetup, listen: number, admin: number): string {
+  const fast = `http://127.0.0.1:${s.fastPort}`;
+  const slow = `http://127.0.0.1:${s.httpPort}`;
+  const common = `    allow_plaintext: true
+    credential: bench/key
+    inject: { header_type: bearer }`;
+  return `# written by bench/lib/sidecar.ts
+version: 1
+listen: 127.0.0.1:${listen}
+admin: 127.0.0.1:${admin}
+vault:
+  agent: bench-agent
+  tcp: 127.0.0.1:${s.vaultPort}
+  key_file: ${join(s.dir, 'bench.key')}
+egress:
+  unmatched: deny
+routes:
+  - name: cached
+    match: { host: ${HOSTS.cached} }
+    upstream: ${fast}
+${common}
+    cache_ttl: 60s
+  - name: nocache
+    match: { host: ${HOSTS.nocache} }
+    upstream: ${fast}
+${common}
+    cache_ttl: 0s
+  - name: delegate
+    match: { host: ${HOSTS.delegate} }
+    upstream: ${fast}
+${common}
+    mode: delegate
+  - name: stream
+    match: { host: ${HOSTS.stream} }
+    upstream: ${slow}
+${common}
+    cache_ttl: 60s
+  - name: baseurl
+    prefix: ${PREFIX}
+    upstream: ${fast}
+${common}
+    cache_ttl: 60s
+`;
+}
+
+export interface SidecarRunning {
+  readonly child: Spawned;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly ready: boolean;
+}
+
+/** Starts one sidecar process (pinned), waits for its listener and, briefly, for /readyz. */
+export async function startSidecar(
+  procs: Processes,
+  root: string,
+  s: SidecarSetup,
+  opts: { cpu: number | undefined; name: string; nodeFlags?: readonly string[] },
+): Promise<SidecarRunning> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const config = join(s.dir, `${opts.name}.routes.yaml`);
+  writeFileSync(config, routesYaml(s, port, adminPort));
+  const child = procs.spawn(
+    opts.name,
+    process.execPath,
+    [
+      ...(opts.nodeFlags ?? []),
+      ...s.launcher.pre,
+      s.launcher.entry,
+      'run',
+      '--config',
+      config,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin',
+      `127.0.0.1:${adminPort}`,
+      '--log-level',
+      'warn',
+    ],
+    { cpu: opts.cpu, cwd: root, env: { ...process.env, SANCTUM_SIDECAR_LOG_LEVEL: 'warn', NODE_ENV: 'production' } },
+  );
+  await waitForPort(port, 30_000, child);
+  let ready = false;
+  const deadline = Date.now() + 10_000;
+  while (!ready && Date.now() < deadline && child.exitCode() === undefined) {
+    ready = await request({ port: adminPort, path: '/readyz', timeoutMs: 2000 }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (!ready) await sleep(100);
+  }
+  return { child, port, adminPort, ready };
+}
