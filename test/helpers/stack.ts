@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { ProxyAgent } from 'undici';
 import { startSidecar, type Sidecar } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startTestVault } from './devvault.js';
@@ -39,6 +40,8 @@ export interface Stack {
   readonly proxyUrl: string;
   readonly adminUrl: string;
   readonly proxyPort: number;
+  /** An undici dispatcher that sends absolute-form requests through the sidecar (HTTP_PROXY style). */
+  readonly agent: ProxyAgent;
   readonly logs: string[];
   /** Parsed JSON log lines whose msg is 'request' (the canonical line). */
   requestLines(): Array<Record<string, unknown>>;
@@ -94,7 +97,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const log = pino({ level: 'debug', messageKey: 'msg', formatters: { level: (l) => ({ level: l }) } }, sink);
   const sidecar = await startSidecar({ config, configPath, log, defaultMetrics: false, env: {} });
   await sidecar.vault.whenReady(5000);
+  const agent = new ProxyAgent({ uri: `http://127.0.0.1:${sidecar.proxy.port}`, proxyTunnel: false });
   return {
+    agent,
     sidecar,
     echo,
     vault,
@@ -108,6 +113,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .filter((o) => o.msg === 'request'),
     async close(): Promise<void> {
+      await agent.close();
       await sidecar.close(2000);
       await echo.close();
       await vault.close();

@@ -59,7 +59,7 @@ test('cache_ttl 0 (default) asks the vault on every sequential request', async (
 test('cache_ttl 60s serves repeat requests from the cache', async () => {
   const before = useCalls('github/token');
   for (let i = 0; i < 3; i++) {
-    const res = await request(s.proxyUrl, { path: 'http://api.github.com/user', headers: { host: 'api.github.com' } });
+    const res = await request('http://api.github.com/user', { dispatcher: s.agent });
     assert.equal(res.statusCode, 200);
     await res.body.dump();
   }

@@ -32,7 +32,7 @@ before(async () => {
 after(() => s.close());
 
 async function viaProxy(url: string): Promise<{ status: number; headers: Record<string, unknown>; body: { error: { code: string; message: string; route: string | null } } }> {
-  const res = await request(s.proxyUrl, { method: 'GET', path: url, headers: { host: new URL(url).host } });
+  const res = await request(url, { dispatcher: s.agent });
   const body = (await res.body.json()) as { error: { code: string; message: string; route: string | null } };
   return { status: res.statusCode, headers: res.headers, body };
 }
