@@ -5,24 +5,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseAbsoluteTarget } from '../../../src/routing/target.js';
-import { parseOriginTarget } from '../../../src/routing/target.js';
+import { parseAbsoluteTarget, parseOriginTarget } from '../../../src/routing/target.js';
 
-const schemes = fc.constantFrom('http://', 'https://', 'HTTP://', 'ftp://', 'http:/', 'http:\\\\');
-const hosts = fc.constantFrom(
-  'api.openai.com', 'API.OpenAI.com.', 'api.openai.com..', 'xn--pple-43d.com', 'xn--zz', 'аpple.com', 'ａｐｉ.test',
-  '127.0.0.1', '127.1', '0x7f.0.0.1', '0x7f000001', '2130706433', '0177.0.0.1', '127.000.0.1', '1.2.3.4.5', 'foo.123', 'foo.0x1',
-  '[::1]', '[0:0::1]', '[::ffff:127.0.0.1]', '[::1%25eth0]', '[2001:DB8::1]', '::1', 'a_b.test', '-a.test', 'a-.test',
-  'api%2eopenai.com', 'user@evil.test', 'api.openai.com@evil.test', 'h\tost.test', 'h.test#', '', 'h.test\\evil', 'a..b', 'x.y.z.example',
+/** Mostly valid pieces, with a steady dose of the ones known to make parsers disagree. */
+function mix<T>(good: readonly T[], bad: readonly T[], goodWeight: number): fc.Arbitrary<T> {
+  return fc.oneof({ arbitrary: fc.constantFrom(...good), weight: goodWeight }, { arbitrary: fc.constantFrom(...bad), weight: 1 });
+}
+
+const schemes = mix(['http://', 'https://', 'HTTP://'], ['ftp://', 'http:/', 'http:\\\\'], 6);
+const hosts = mix(
+  ['api.openai.com', 'API.OpenAI.com.', 'xn--pple-43d.com', '127.0.0.1', '10.1.2.3', '[::1]', '[2001:db8::1]', 'a_b.test', 'x.y.z.example', '1.example'],
+  [
+    'api.openai.com..', 'xn--zz', 'аpple.com', 'ａｐｉ.test', '127.1', '0x7f.0.0.1', '0x7f000001', '2130706433', '0177.0.0.1',
+    '127.000.0.1', '1.2.3.4.5', 'foo.123', 'foo.0x1', '[0:0::1]', '[::ffff:127.0.0.1]', '[::1%25eth0]', '[2001:DB8::1]', '::1',
+    '-a.test', 'a-.test', 'api%2eopenai.com', 'user@evil.test', 'api.openai.com@evil.test', 'h\tost.test', 'h.test#', '',
+    'h.test\\evil', 'a..b',
+  ],
+  2,
 );
-const ports = fc.constantFrom('', ':80', ':443', ':8080', ':0', ':65535', ':65536', ':080', ':', ':+1', ':1e3');
-const segments = fc.constantFrom(
-  'v1', 'chat', 'a.b', '...', '.', '..', '%2e', '%2E%2e', '.%2e', '%2f', '%2F', '%5c', '\\', ';x', 'a;b', '%3b', '',
-  '%41', '%7e', '%7E', '~user', "a!$&'()*+,=:@b", '%c3%a9', '%c0%ae', '%e0%80%ae', '%zz', '%4', '%00', '%0a', 'é', 'a b', '\t',
-  '<x>', '{x}', '|', '^', '`', '"', '[x]', 'x#y', 'x?y', '%25', '%20',
+const ports = mix(['', ':80', ':443', ':8080', ':65535'], [':0', ':65536', ':080', ':', ':+1', ':1e3'], 4);
+const segments = mix(
+  ['v1', 'chat', 'a.b', '...', '%41', '%7e', '%7E', '~user', "a!$&'()*+,=:@b", '%c3%a9', '%25', '%20', 'models', 'x-y_z'],
+  [
+    '.', '..', '%2e', '%2E%2e', '.%2e', '%2f', '%2F', '%5c', '\\', ';x', 'a;b', '%3b', '', '%c0%ae', '%e0%80%ae', '%zz', '%4',
+    '%00', '%0a', 'é', 'a b', '\t', '<x>', '{x}', '|', '^', '`', '"', '[x]', 'x#y', 'x?y',
+  ],
+  12,
 );
-const paths = fc.array(segments, { minLength: 0, maxLength: 5 }).map((s) => (s.length === 0 ? '' : `/${s.join('/')}`));
-const queries = fc.constantFrom('', '?', '?a=1', '?a=%2F..', '?a=b#c', '?a= b', '?x=é');
+const paths = fc.array(segments, { minLength: 0, maxLength: 4 }).map((s) => (s.length === 0 ? '' : `/${s.join('/')}`));
+const queries = mix(['', '?', '?a=1', '?a=%2F..'], ['?a=b#c', '?a= b', '?x=é'], 4);
 
 const rawUrls = fc.tuple(schemes, hosts, ports, paths, queries).map(([s, h, p, path, q]) => `${s}${h}${p}${path}${q}`);
 
@@ -56,7 +67,7 @@ test('whenever parseAbsoluteTarget accepts, WHATWG URL agrees on host, port and 
   );
   assert.equal(runs, 600);
   // Not vacuous: a fair share of the generated inputs are valid.
-  assert.ok(accepted >= 40, `only ${accepted} of 600 generated targets were accepted`);
+  assert.ok(accepted >= 120, `only ${accepted} of 600 generated targets were accepted`);
 });
 
 test('origin-form paths the parser accepts resolve to themselves under WHATWG URL', () => {
@@ -79,7 +90,7 @@ test('origin-form paths the parser accepts resolve to themselves under WHATWG UR
     }),
     { seed: 7, numRuns: 400 },
   );
-  assert.ok(accepted >= 40, `only ${accepted} accepted`);
+  assert.ok(accepted >= 120, `only ${accepted} of 400 accepted`);
 });
 
 test('known disagreement cases are all refused', () => {

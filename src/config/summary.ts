@@ -1,0 +1,117 @@
+/**
+ * What `sanctum-sidecar check` prints: a redacted, human summary of a loaded config,
+ * and lint warnings for settings that are valid but risky. The domain config holds no
+ * secrets (credentials are vault paths, the vault key is a file path), but values that
+ * came from the environment under a secret-sounding name are still shown as
+ * "[from environment]", so a `check` run in CI can never echo one.
+ */
+import { formatDuration } from './duration.js';
+import { formatBytes } from './size.js';
+import type { Config, HostPort, Route } from './types.js';
+
+/** Names that suggest a secret value; file paths and env-var names are not values. */
+const SECRETISH = /(secret|token|password|passphrase|apikey|api_key|(^|[._])key$)/i;
+const NOT_A_VALUE = /(_file|_dir|_env)$/;
+
+function addr(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+/** A value for display: redacted when it came from `${VAR}` and its YAML name sounds secret. */
+function shown(c: Config, yamlPath: string, value: string): string {
+  const last = yamlPath.split('.').pop() ?? '';
+  if (c.envPaths?.includes(yamlPath) && SECRETISH.test(last) && !NOT_A_VALUE.test(last)) return '[from environment]';
+  return value;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function describeRoute(c: Config, r: Route, i: number): string[] {
+  const m = r.match;
+  const reach: string[] = [];
+  if (m.host !== undefined) reach.push(`host ${m.host}`);
+  if (r.prefix !== undefined) reach.push(`prefix ${r.prefix}`);
+  const paths = m.paths.length === 0 ? 'any path' : m.paths.join(', ');
+  const methods = m.methods.length === 0 ? 'any method' : m.methods.join(', ');
+  const header = r.inject.headerType === 'custom' ? `custom ${r.inject.headerName ?? ''}` : r.inject.headerType;
+  const cred =
+    r.credential === null ? 'no credential' : `credential ${shown(c, `routes[${i}].credential`, r.credential)} (${r.mode}, ${header})`;
+  const flags = [
+    r.cacheTtlMs > 0 ? `cache ${formatDuration(r.cacheTtlMs)}` : '',
+    r.allowPlaintext ? 'plaintext allowed' : '',
+    r.allowWildcardHost ? 'wildcard host' : '',
+    r.keepCookies ? 'keeps cookies' : '',
+    r.mode === 'delegate' ? `max body ${formatBytes(r.maxBodyBytes)}` : '',
+  ].filter(Boolean);
+  return [
+    `  ${r.name}: ${reach.join(' + ')}; ${paths}; ${methods}`,
+    `    -> ${r.upstream.origin}${r.upstream.basePath}; ${cred}${flags.length ? `; ${flags.join(', ')}` : ''}`,
+  ];
+}
+
+/** A redacted multi-line summary of the config for `check`. */
+export function summarizeConfig(c: Config): string {
+  const v = c.vault;
+  const via = v.tcp !== undefined ? `tcp ${shown(c, 'vault.tcp', addr(v.tcp))}` : `socket ${v.socket ?? '?'}`;
+  const e = c.egress;
+  const l = c.limits;
+  const lines = [
+    `${c.source}: version ${c.version}, config hash ${c.hash}`,
+    `listen ${addr(c.listen)}; admin ${c.admin ? addr(c.admin) : 'off'}`,
+    `vault: agent ${v.agent} via ${via}; key file ${v.keyFile}${v.passphraseEnv ? ` (passphrase from $${v.passphraseEnv})` : ''}; timeout ${formatDuration(v.timeoutMs)}`,
+    `egress: unmatched ${e.unmatched}; allow ${e.allow.length ? e.allow.join(', ') : '(none)'}; private addresses ${e.blockPrivateAddresses ? 'blocked' : 'ALLOWED'}; host-header form ${e.hostHeaderForm ? 'on' : 'off'}`,
+    `tls: interception CA ${c.tls.caDir ?? '(not configured)'}; extra upstream CA ${c.tls.upstreamCaFile ?? '(none)'}`,
+    `limits: headers ${formatDuration(l.headersTimeoutMs)}, request ${l.requestTimeoutMs === 0 ? 'none' : formatDuration(l.requestTimeoutMs)}, keep-alive ${formatDuration(l.keepAliveTimeoutMs)}, ` +
+      `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}`,
+    `routes (${c.routes.length}):`,
+    ...c.routes.flatMap((r, i) => describeRoute(c, r, i)),
+  ];
+  if (c.routes.length === 0) lines.push('  (none)');
+  return lines.join('\n');
+}
+
+function coveredBy(pattern: string, host: string): boolean {
+  return pattern === host || (pattern.startsWith('*.') && host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1);
+}
+
+/** Warnings for valid but risky settings; each names the setting and why it matters. */
+export function lintConfig(c: Config): string[] {
+  const w: string[] = [];
+  if (!isLoopback(c.listen.host)) w.push(`listen ${addr(c.listen)} is not loopback: any host that can reach it can use the credentials (I12)`);
+  if (c.admin && !isLoopback(c.admin.host)) w.push(`admin ${addr(c.admin)} is not loopback: /routes and /metrics are reachable from outside`);
+  if (c.vault.tcp !== undefined) {
+    w.push('vault.tcp: the vault is reached over TCP; prefer vault.socket (a TCP port in a shared pod can be squatted, I12)');
+  }
+  if (c.egress.unmatched === 'passthrough') w.push('egress.unmatched: passthrough lets the agent reach any host without a route (without credentials)');
+  if (!c.egress.blockPrivateAddresses) w.push('egress.block_private_addresses: false lets passthrough and tunnels reach private, loopback and metadata addresses');
+  if (c.egress.hostHeaderForm) w.push('egress.host_header_form: on; origin-form requests are routed by their Host header (only for agents whose DNS points API hosts here)');
+  for (const a of c.egress.allow) {
+    if (a.startsWith('*.')) w.push(`egress.allow ${a}: a wildcard lets every subdomain through`);
+    const routed = c.routes.find((r) => r.match.host !== undefined && (coveredBy(a, r.match.host) || coveredBy(r.match.host, a)));
+    if (routed) w.push(`egress.allow ${a}: hosts covered by route ${routed.name} are matched by the route, never passed through`);
+  }
+  for (const r of c.routes) {
+    const name = `route ${r.name}`;
+    if (r.upstream.scheme === 'http' && r.credential !== null) {
+      w.push(`${name}: the credential travels over plain http to ${r.upstream.origin} (allow_plaintext: true)`);
+    } else if (r.allowPlaintext && r.upstream.scheme === 'https') {
+      w.push(`${name}: allow_plaintext has no effect (the upstream is https)`);
+    }
+    if (r.match.host?.startsWith('*.')) w.push(`${name}: wildcard host ${r.match.host} (every subdomain reaches ${r.upstream.origin})`);
+    if (r.cacheTtlMs > 0) {
+      w.push(
+        r.mode === 'delegate'
+          ? `${name}: cache_ttl has no effect in delegate mode (the sidecar never holds the secret)`
+          : `${name}: cache_ttl ${formatDuration(r.cacheTtlMs)} keeps the credential in sidecar memory between requests`,
+      );
+    }
+    if (r.keepCookies && r.credential !== null) w.push(`${name}: keep_cookies forwards the agent's cookies along with the credential`);
+    if (r.credential === null && r.inject.headerType !== 'bearer') w.push(`${name}: inject has no effect without a credential`);
+    if (r.match.host !== undefined && r.upstream.host !== r.match.host && r.credential !== null && !r.match.host.startsWith('*.')) {
+      w.push(`${name}: requests for ${r.match.host} are sent to a different host, ${r.upstream.host}`);
+    }
+  }
+  return w;
+}
