@@ -38,6 +38,7 @@ export interface Sidecar {
   readonly proxy: { host: string; port: number };
   readonly admin: { host: string; port: number } | null;
   readonly metrics: Metrics;
+  /** The current vault client (a reload that changes `vault:` replaces it). */
   readonly vault: VaultClient;
   readonly log: Logger;
   snapshot(): Snapshot;
@@ -72,7 +73,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   let snap = buildSnapshot(opts.config, 1);
   metrics.setConfig(snap.config.hash);
 
-  const vault = await createVaultClient(snap.config, env, log, metrics);
+  metrics.setVaultState('connecting');
+  let vault = await createVaultClient(snap.config, env, log, metrics);
   vault.start();
 
   const extraCa = snap.config.tls.upstreamCaFile === undefined ? undefined : await readFile(snap.config.tls.upstreamCaFile, 'utf8');
@@ -87,7 +89,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   });
   const resolver = new CredentialResolver();
   const draining = new Draining();
-  const pipeline = new Pipeline({ snapshot: () => snap, vault, resolver, upstreams, metrics, log });
+  const pipeline = new Pipeline({ snapshot: () => snap, vault: () => vault, resolver, upstreams, metrics, log });
 
   const server: Server = createProxyServer(
     { pipeline, snapshot: () => snap, log, isDraining: () => draining.active },
@@ -119,12 +121,31 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     'sanctum-sidecar listening',
   );
 
+  /** Apply changed vault settings by connecting a new client, then retiring the old one. */
+  const replaceVault = async (config: Config): Promise<void> => {
+    if (JSON.stringify(config.vault) === JSON.stringify(snap.config.vault)) return;
+    const next = await createVaultClient(config, env, log, metrics);
+    next.start();
+    const old = vault;
+    vault = next;
+    retired.add(old);
+    log.info({ agent: config.vault.agent }, 'vault settings changed: reconnected with the new settings');
+    // In-flight calls on the old client finish (bounded by their own timeouts) before it closes.
+    setTimeout(() => {
+      retired.delete(old);
+      void old.close();
+    }, snap.config.vault.timeoutMs + 100).unref();
+  };
+  const retired = new Set<VaultClient>();
+
   let closed: Promise<void> | null = null;
   return {
     proxy: { host: proxyAddr.address, port: proxyAddr.port },
     admin: adminAddr ? { host: adminAddr.address, port: adminAddr.port } : null,
     metrics,
-    vault,
+    get vault(): VaultClient {
+      return vault;
+    },
     log,
     snapshot: () => snap,
     notReadyReason,
@@ -136,6 +157,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
             ? (opts.transform ?? ((c: Config) => c))(await loadConfigFile(opts.configPath, env))
             : snap.config);
         const built = buildSnapshot(config, snap.generation + 1);
+        await replaceVault(config);
         snap = built; // atomic swap: in-flight requests keep the snapshot they started with (I13)
         upstreams.retain(new Set(config.routes.map((r) => r.name)));
         resolver.clear();
@@ -153,7 +175,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         await draining.drain(deadlineMs ?? snap.config.limits.shutdownTimeoutMs);
         await admin?.close();
         await upstreams.close();
-        await vault.close();
+        await Promise.all([vault.close(), ...[...retired].map((c) => c.close())]);
         log.info('sanctum-sidecar stopped');
         log.flush();
       })();

@@ -32,7 +32,8 @@ export type Intent =
 
 export interface PipelineDeps {
   readonly snapshot: () => Snapshot;
-  readonly vault: CredentialSource & DelegateSource;
+  /** The current vault client (replaced when a reload changes the vault settings). */
+  readonly vault: () => CredentialSource & DelegateSource;
   readonly resolver: CredentialResolver;
   readonly upstreams: Upstreams;
   readonly metrics: Metrics;
@@ -136,7 +137,7 @@ export class Pipeline {
           this.#inject(st, req, res, r, upstreamPath, connectionTokens, hit.header);
         } else {
           const t0 = performance.now();
-          this.#d.resolver.resolve(this.#d.vault, rq).then(
+          this.#d.resolver.resolve(this.#d.vault(), rq).then(
             (resolution) => {
               st.vaultMs = performance.now() - t0;
               st.cache = resolution.event;
@@ -264,7 +265,7 @@ export class Pipeline {
         contentLength: undefined,
       });
       const t0 = performance.now();
-      const answer = await this.#d.vault.useHttpRequest(r.credential!, {
+      const answer = await this.#d.vault().useHttpRequest(r.credential!, {
         method: req.method ?? 'GET',
         url: r.upstream.origin + upstreamPath,
         headers: headerListToRecord(out.list),
