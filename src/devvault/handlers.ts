@@ -73,7 +73,15 @@ const HANDLERS: Record<string, Handler> = {
 
 /** Run one request and audit it. Never throws: every failure becomes a wire error. */
 export async function dispatch(ctx: VaultContext, conn: ConnectionSession, method: string, params: Record<string, unknown>, log: (l: string) => void): Promise<Answer> {
-  const call: Call = { ctx, conn, params, agent: conn.agent, path: null, operation: null, reason: 'ok' };
+  const call: Call = {
+    ctx,
+    conn,
+    params,
+    agent: conn.agent,
+    path: typeof params.path === 'string' ? params.path.slice(0, 256) : null,
+    operation: typeof params.operation === 'string' ? params.operation.slice(0, 64) : null,
+    reason: 'ok',
+  };
   let answer: Answer;
   try {
     const handler = Object.hasOwn(HANDLERS, method) ? HANDLERS[method] : undefined;
@@ -114,7 +122,7 @@ function agentName(c: Call, name: unknown): string {
 function authorise(c: Call, action: Action, carriesSession: boolean, extra: { operation?: string } = {}): { agent: string; path: string; secret: string } {
   const agent = begin(c, carriesSession);
   if (typeof c.params.path !== 'string' || c.params.path === '') throw new Fault('INVALID_PARAMS', `${action} needs a path`);
-  const path = (c.path = c.params.path);
+  const path = c.params.path;
   if (c.ctx.locked) throw new Fault('VAULT_LOCKED', 'the vault is locked', { suggestion: 'Unlock the vault and retry.' });
   const decision = decide(c.ctx.settings.policies, { agent, action, path, ...extra });
   if (!decision.allowed) throw new Fault(decision.code, decision.reason);
@@ -139,7 +147,6 @@ async function use(c: Call, carriesSession: boolean): Promise<unknown> {
     begin(c, carriesSession);
     throw new Fault('INVALID_PARAMS', `unknown operation (use ${OPERATIONS.join(', ')})`);
   }
-  c.operation = operation;
   const { agent, path, secret } = authorise(c, 'use', carriesSession, { operation });
   const p = isRecord(c.params.params) ? c.params.params : {};
   switch (operation) {

@@ -106,6 +106,7 @@ export class FrameDecoder {
 
   /** Remove exactly `n` buffered bytes from the front (caller checked they exist). */
   #take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     const first = this.#chunks[this.#head]!;
     if (first.length >= n) {
       this.#consume(first, n);
