@@ -28,7 +28,11 @@ export interface ParsedYaml {
 export function parseYaml(text: string): ParsedYaml {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, merge: false });
-  const issues: ConfigIssue[] = doc.errors.map((e) => {
+  // One syntax error tends to cascade into several on the same line; the first says it.
+  const firstPerLine = doc.errors.filter(
+    (e, i, all) => all.findIndex((o) => o.linePos?.[0]?.line === e.linePos?.[0]?.line) === i,
+  );
+  const issues: ConfigIssue[] = firstPerLine.map((e) => {
     let message = e.message.split(' at line ')[0] ?? e.message;
     if (e.code === 'MISSING_CHAR' || e.code === 'UNEXPECTED_TOKEN') {
       message += ' (inside [ ] or { }, quote values that contain ${...}, e.g. "${VAR}")';
