@@ -21,7 +21,7 @@ const USAGE = `sanctum-sidecar — credential-injecting egress sidecar for AI ag
 Usage:
   sanctum-sidecar run --config routes.yaml [--listen H:P] [--admin H:P] [--log-level L]
                       [--vault-socket PATH | --vault-tcp H:P] [--vault-agent NAME] [--key-file PATH]
-                      [--ca-dir DIR] [--shutdown-timeout 25s]
+                      [--ca-dir DIR] [--shutdown-timeout 25s] [--watch false]
   sanctum-sidecar dev [--config routes.yaml] [--listen H:P]   sidecar + embedded development vault
   sanctum-sidecar dev-vault --file dev-vault.yaml [--listen H:P | --socket PATH]
   sanctum-sidecar keygen <agent> [--out FILE] [--encrypt] [--force]
@@ -31,7 +31,7 @@ Usage:
 Every flag of 'run' has an environment twin: SANCTUM_SIDECAR_CONFIG, SANCTUM_SIDECAR_LISTEN,
 SANCTUM_SIDECAR_ADMIN, SANCTUM_SIDECAR_LOG_LEVEL, SANCTUM_SIDECAR_VAULT_SOCKET,
 SANCTUM_SIDECAR_VAULT_TCP, SANCTUM_SIDECAR_VAULT_AGENT, SANCTUM_SIDECAR_KEY_FILE,
-SANCTUM_SIDECAR_CA_DIR, SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT.
+SANCTUM_SIDECAR_CA_DIR, SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT, SANCTUM_SIDECAR_WATCH.
 `;
 
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -76,12 +76,18 @@ function reportError(err: unknown): number {
 }
 
 async function runCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, ...OVERRIDE_OPTIONS }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, watch: { type: 'string' }, ...OVERRIDE_OPTIONS },
+    strict: true,
+  });
   const path = values.config ?? env.SANCTUM_SIDECAR_CONFIG ?? 'routes.yaml';
   const transform = (c: Config): Config => applyOverrides(c, values, env);
   const config = transform(await loadConfigFile(path, env));
   const level = values['log-level'] ?? env.SANCTUM_SIDECAR_LOG_LEVEL ?? 'info';
-  return runSidecarUntilSignalled({ config, configPath: path, transform, logLevel: level, env });
+  // SIGHUP always reloads; the directory watch can be turned off where files never change.
+  const watch = !/^(0|false|no|off)$/i.test(values.watch ?? env.SANCTUM_SIDECAR_WATCH ?? 'true');
+  return runSidecarUntilSignalled({ config, configPath: path, transform, logLevel: level, env, watch });
 }
 
 async function checkCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -7,14 +7,14 @@ import { startSidecar, type Sidecar, type SidecarOptions } from './app.js';
 import { watchConfig } from './config/watch.js';
 
 export async function runSidecarUntilSignalled(
-  opts: SidecarOptions & { onStarted?: (s: Sidecar) => void; onStopped?: () => Promise<void> },
+  opts: SidecarOptions & { watch?: boolean; onStarted?: (s: Sidecar) => void; onStopped?: () => Promise<void> },
 ): Promise<number> {
   const sidecar = await startSidecar(opts);
   opts.onStarted?.(sidecar);
   const reload = (): void => {
     sidecar.reload().catch(() => undefined); // logged and counted inside reload()
   };
-  const watcher = opts.configPath !== undefined ? watchConfig(opts.configPath, reload) : null;
+  const watcher = opts.configPath !== undefined && opts.watch !== false ? watchConfig(opts.configPath, reload) : null;
   process.on('SIGHUP', reload);
 
   return new Promise<number>((resolve) => {
