@@ -1,12 +1,15 @@
 /**
- * Container healthcheck: `node dist/healthcheck.js`.
+ * Container healthcheck: `node dist/healthcheck.js [--ready]`.
  *
- * GETs `http://<admin host>:<admin port>/healthz` and exits 0 on 200, 1 otherwise.
+ * GETs `http://<admin host>:<admin port>/healthz` (or `/readyz` with `--ready`) and
+ * exits 0 on 200, 1 otherwise.
  * The admin address comes from `SANCTUM_SIDECAR_ADMIN` (host:port, default
  * 127.0.0.1:9090); a wildcard bind address (0.0.0.0, ::, empty) is probed on
  * loopback. Used by the Dockerfile HEALTHCHECK and the compose healthchecks, on
- * images that have no shell and no curl (distroless). Liveness only: `/readyz`
- * is for orchestrators that gate traffic, not for restarting the process.
+ * images that have no shell and no curl (distroless). The image's HEALTHCHECK
+ * uses liveness (/healthz: a vault outage must not mark the process unhealthy);
+ * compose uses `--ready` so that `depends_on: service_healthy` waits until
+ * routes are loaded and the vault login worked.
  *
  * Deliberately tiny: node:http only, nothing from the rest of the sidecar, so it
  * starts fast and cannot fail because the application failed to load.
@@ -48,14 +51,14 @@ export function probeTarget(admin: string | undefined): ProbeTarget {
   return { host, port };
 }
 
-/** Resolves to the HTTP status of GET /healthz, or rejects on error/timeout. */
-export function probe(target: ProbeTarget, timeoutMs = TIMEOUT_MS): Promise<number> {
+/** Resolves to the HTTP status of GET `path`, or rejects on error/timeout. */
+export function probe(target: ProbeTarget, timeoutMs = TIMEOUT_MS, path: '/healthz' | '/readyz' = '/healthz'): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: target.host,
         port: target.port,
-        path: '/healthz',
+        path,
         method: 'GET',
         agent: false,
         headers: { 'user-agent': 'sanctum-sidecar-healthcheck', connection: 'close' },
@@ -75,7 +78,13 @@ export function probe(target: ProbeTarget, timeoutMs = TIMEOUT_MS): Promise<numb
   });
 }
 
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const unknown = argv.filter((a) => a !== '--ready');
+  if (unknown.length > 0) {
+    process.stderr.write(`healthcheck: unknown argument ${unknown[0]}; usage: healthcheck.js [--ready]\n`);
+    return 1; // Docker reserves exit code 2
+  }
+  const path = argv.includes('--ready') ? '/readyz' : '/healthz';
   let target: ProbeTarget;
   try {
     target = probeTarget(env.SANCTUM_SIDECAR_ADMIN);
@@ -84,9 +93,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     return 1;
   }
   try {
-    const status = await probe(target);
+    const status = await probe(target, TIMEOUT_MS, path);
     if (status === 200) return 0;
-    process.stderr.write(`healthcheck: /healthz answered ${status}\n`);
+    process.stderr.write(`healthcheck: ${path} answered ${status}\n`);
     return 1;
   } catch (err) {
     process.stderr.write(`healthcheck: ${(err as Error).message}\n`);

@@ -131,12 +131,39 @@ workload template so `helm template`/`install` fails before anything reaches the
 {{- end }}
 {{- end }}
 
+{{/*
+The routes.yaml document: routes.config with listen, admin and vault filled in from the values
+(these follow the chart's ports and mounts, so the chart's keys win over routes.config's).
+*/}}
+{{- define "sanctum-sidecar.routesDocument" -}}
+{{- $v := .Values -}}
+{{- $cfg := deepCopy $v.routes.config -}}
+{{- $vault := dict "agent" $v.vault.agent "key_file" (printf "%s/%s" $v.vault.key.mountPath $v.vault.key.fileName) -}}
+{{- if eq $v.vault.transport "socket" -}}
+{{- $_ := set $vault "socket" $v.vault.socket.path -}}
+{{- else -}}
+{{- $_ := set $vault "tcp" $v.vault.tcp.address -}}
+{{- end -}}
+{{- if $v.vault.passphrase.existingSecret -}}
+{{- $_ := set $vault "passphrase_env" $v.vault.passphrase.envName -}}
+{{- end -}}
+{{- $userVault := omit (default (dict) $cfg.vault) "agent" "socket" "tcp" "key_file" "passphrase_env" -}}
+{{- $_ := set $cfg "vault" (merge $vault $userVault) -}}
+{{- $listenHost := ternary $v.gateway.listenAddress $v.sidecar.listen.address (eq $v.mode "gateway") -}}
+{{- $_ := set $cfg "listen" (include "sanctum-sidecar.hostPort" (dict "host" $listenHost "port" $v.sidecar.listen.port)) -}}
+{{- $_ := set $cfg "admin" (include "sanctum-sidecar.hostPort" (dict "host" $v.sidecar.admin.address "port" $v.sidecar.admin.port)) -}}
+{{- if $v.interception.enabled -}}
+{{- $_ := set $cfg "tls" (merge (dict "ca_dir" $v.interception.mountPath) (default (dict) $cfg.tls)) -}}
+{{- end -}}
+{{- toYaml $cfg -}}
+{{- end }}
+
 {{/* The routes ConfigMap's data (also hashed for routes.rolloutOnChange). */}}
 {{- define "sanctum-sidecar.routesData" -}}
 {{ .Values.routes.fileName }}: |
-  # Rendered by the sanctum-sidecar Helm chart from routes.config. listen, admin and the vault
-  # connection come from SANCTUM_SIDECAR_* environment variables set by the chart.
-  {{- toYaml .Values.routes.config | nindent 2 }}
+  # Rendered by the sanctum-sidecar Helm chart from routes.config; listen, admin and vault
+  # follow the chart's values. Check it with: sanctum-sidecar check <this file>
+  {{- include "sanctum-sidecar.routesDocument" . | nindent 2 }}
 {{- end }}
 
 {{/* Pod annotations shared by the workloads. */}}
