@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { ProxyAgent } from 'undici';
 import { startSidecar, type Sidecar } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
-import { startTestVault } from './devvault.js';
+import { startTestVault, type TestVaultOptions } from './devvault.js';
 import { startEcho, type Echo } from './echo.js';
 
 export const SECRETS = {
@@ -31,6 +31,8 @@ export interface StackOptions {
   readonly sessionTtlMs?: number;
   /** Extra top-level YAML (tls:, limits:, ...). */
   readonly extra?: string;
+  /** Passed to the test vault (policies, rate limits). */
+  readonly vaultOptions?: Partial<TestVaultOptions>;
 }
 
 export interface Stack {
@@ -64,6 +66,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     allowLoopback: true,
     ...(opts.socket ? { socket: true } : {}),
     ...(opts.sessionTtlMs !== undefined ? { sessionTtlMs: opts.sessionTtlMs } : {}),
+    ...opts.vaultOptions,
   });
   const echo = await startEcho();
   const endpoint = vault.endpoint;

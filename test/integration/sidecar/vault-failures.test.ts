@@ -27,6 +27,11 @@ before(async () => {
       'github/token': SECRETS.github,
       'forbidden/key': 'sk-forbidden-SECRET',
     },
+    vaultOptions: {
+      policies: [
+        { name: 'not-forbidden', principal: 'agent:*', resources: ['openai/*', 'github/*', 'nothing/*'], actions: ['use', 'retrieve', 'list'] },
+      ],
+    },
   });
 });
 after(() => s.close());
@@ -48,9 +53,6 @@ test('CREDENTIAL_NOT_FOUND: 502 and nothing sent upstream', async () => {
 });
 
 test('ACCESS_DENIED by policy: 403 VAULT_DENIED and nothing sent upstream', async () => {
-  s.vault.vault.setPolicies?.([
-    { name: 'no-forbidden', principal: 'agent:*', resources: ['openai/*', 'github/*', 'nothing/*'], actions: ['use', 'retrieve', 'list'] },
-  ]);
   const n = s.echo.requests.length;
   const r = await viaProxy('http://denied.test/x');
   assert.equal(r.status, 403);
@@ -86,19 +88,25 @@ test('vault timeout: 504 VAULT_TIMEOUT and nothing sent upstream', async () => {
 });
 
 test('RATE_LIMITED by the vault: 429 with Retry-After and nothing sent upstream', async () => {
-  s.vault.vault.setRateLimit?.(1);
+  const limited = await startStack({ routes: STANDARD_ROUTES, vaultOptions: { rateLimitPerSecond: 2 } });
   try {
-    const n = s.echo.requests.length;
-    const results = await Promise.all([1, 2, 3, 4, 5].map(() => viaProxy('http://api.openai.com/v1/models')));
-    const limited = results.filter((r) => r.status === 429);
-    assert.ok(limited.length >= 1, 'at least one call was rate limited');
-    for (const r of limited) {
+    const n = limited.echo.requests.length;
+    const results = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const res = await request(`${limited.proxyUrl}/openai/v1/models?i=${i}`);
+        const body = await res.body.text();
+        return { status: res.statusCode, headers: res.headers, body };
+      }),
+    );
+    const refused = results.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 1, `at least one call was rate limited: ${results.map((r) => r.status).join(',')}`);
+    for (const r of refused) {
       assert.equal(r.headers['x-sanctum-error'], 'VAULT_RATE_LIMITED');
       assert.ok(Number(r.headers['retry-after']) >= 1);
     }
-    assert.equal(s.echo.requests.length, n + results.filter((r) => r.status === 200).length);
+    assert.equal(limited.echo.requests.length, n + results.filter((r) => r.status === 200).length, 'refused requests never reached the upstream');
   } finally {
-    s.vault.vault.setRateLimit?.(0);
+    await limited.close();
   }
 });
 
