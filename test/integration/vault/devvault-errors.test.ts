@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import * as E from '../../../src/vault/errors.js';
 import type { VaultClient } from '../../../src/vault/client.js';
 import { startTestVault, type TestVault } from '../../helpers/devvault.js';
-import { caught, makeClient } from './support.js';
+import { caught, makeClient, untilStatus } from './support.js';
 
 for (const transport of ['tcp', 'unix'] as const) {
   describe(`dev vault errors over ${transport}`, () => {
@@ -85,19 +85,17 @@ for (const transport of ['tcp', 'unix'] as const) {
 
     test('AUTH_FAILED: a wrong key leaves the client failed with the reason, failing calls fast', async () => {
       const { client: wrong } = makeClient(tv.endpoint, { seed: new Uint8Array(randomBytes(32)), agent: tv.agent, backoff: { initialMs: 5000, maxMs: 5000 } });
-      const failed = new Promise<string>((resolve) => {
-        const poll = (): void => (wrong.state.status === 'failed' ? resolve(wrong.state.reason ?? '') : void setImmediate(poll));
-        poll();
-      });
       wrong.start();
-      assert.match(await failed, /AUTH_FAILED: signature does not verify/);
+      await untilStatus(wrong, 'failed');
+      assert.match(wrong.state.reason ?? '', /AUTH_FAILED: signature does not verify/);
       const e = await caught(wrong.useHttpHeader('app/key', { headerType: 'bearer' }));
       assert.ok(e instanceof E.VaultUnavailableError, String(e));
       assert.match((e as Error).message, /AUTH_FAILED/);
       await wrong.close();
       const { client: stranger } = makeClient(tv.endpoint, { agent: 'nobody', backoff: { initialMs: 5000, maxMs: 5000 } });
       stranger.start();
-      await assert.rejects(stranger.whenReady(3000), E.VaultUnavailableError);
+      await untilStatus(stranger, 'failed');
+      await assert.rejects(stranger.whenReady(1), E.VaultUnavailableError);
       assert.match(stranger.state.reason ?? '', /AUTH_FAILED: agent "nobody" is not registered/);
       await stranger.close();
     });

@@ -202,3 +202,8 @@ export function liveHandles(): Record<string, number> {
   }
   return counts;
 }
+
+/** Wait until the client's state has `status` (polling; the test's own timeout bounds it). */
+export async function untilStatus(client: { state: { status: string } }, status: string): Promise<void> {
+  while (client.state.status !== status) await new Promise((r) => setTimeout(r, 2));
+}
