@@ -11,8 +11,12 @@ import type { AddressInfo } from 'node:net';
 const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'cookie']);
 
 export function fingerprint(value: string): string {
-  const digest = createHash('sha256').update(value).digest('hex').slice(0, 12);
-  return `${value.slice(0, 6)}… (${value.length} chars, sha256:${digest})`;
+  // Keep an auth scheme ("Bearer", "Basic") readable; fingerprint only the credential.
+  const m = /^([A-Za-z]+) (.+)$/.exec(value);
+  const scheme = m ? `${m[1]} ` : '';
+  const secret = m ? m[2]! : value;
+  const digest = createHash('sha256').update(secret).digest('hex').slice(0, 12);
+  return `${scheme}${secret.slice(0, 6)}… (${secret.length} chars, sha256:${digest})`;
 }
 
 export async function startDevEcho(host = '127.0.0.1', port = 0): Promise<{ server: Server; origin: string }> {

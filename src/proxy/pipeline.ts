@@ -303,7 +303,7 @@ export class Pipeline {
     const reply = toReply(e, st.route?.name ?? null);
     st.status = reply.status;
     // A body we never read may still be arriving; close rather than read a hostile upload.
-    if (!st.req.complete) reply.headers.connection = 'close';
+    if (hasRequestBody(st.req.headers) && !st.req.complete) reply.headers.connection = 'close';
     res.writeHead(reply.status, reply.headers);
     res.end(reply.body);
   }
