@@ -95,6 +95,9 @@ export function checkRouteNames(issues: Issues, routes: readonly unknown[]): voi
     if (typeof name !== 'string') return;
     const prev = first.get(name);
     if (prev === undefined) first.set(name, index);
-    else issues.add(['routes', index, 'name'], `duplicate route name ${name} (first used by routes[${prev}] on line ${issues.line(['routes', prev]) ?? '?'})`);
+    else {
+      const shown = issues.shown(['routes', index, 'name'], name);
+      issues.add(['routes', index, 'name'], `duplicate route name ${shown} (first used by routes[${prev}] on line ${issues.line(['routes', prev]) ?? '?'})`);
+    }
   });
 }

@@ -9,8 +9,12 @@ import { formatDuration } from './duration.js';
 import { formatBytes } from './size.js';
 import type { Config, HostPort, Route } from './types.js';
 
-/** Names that suggest a secret value; file paths and env-var names are not values. */
-const SECRETISH = /(secret|token|password|passphrase|apikey|api_key|(^|[._])key$)/i;
+/**
+ * Names that suggest a secret value; file paths and env-var names are not values.
+ * `credential` is on the list because the likeliest accident is `credential: ${OPENAI_API_KEY}`,
+ * the key itself where its vault path belongs.
+ */
+const SECRETISH = /(secret|token|password|passphrase|apikey|api_key|credential|(^|[._])key$)/i;
 const NOT_A_VALUE = /(_file|_dir|_env)$/;
 
 function addr(hp: HostPort): string {
@@ -109,6 +113,9 @@ export function lintConfig(c: Config): string[] {
     }
     if (r.keepCookies && r.credential !== null) w.push(`${name}: keep_cookies forwards the agent's cookies along with the credential`);
     if (r.credential === null && r.inject.headerType !== 'bearer') w.push(`${name}: inject has no effect without a credential`);
+    if (c.envPaths?.includes(`routes[${c.routes.indexOf(r)}].credential`)) {
+      w.push(`${name}: credential comes from the environment; it must be a vault path (e.g. openai/api-key), never the secret itself`);
+    }
     if (r.match.host !== undefined && r.upstream.host !== r.match.host && r.credential !== null && !r.match.host.startsWith('*.')) {
       w.push(`${name}: requests for ${r.match.host} are sent to a different host, ${r.upstream.host}`);
     }
