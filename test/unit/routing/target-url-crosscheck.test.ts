@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { SidecarError } from '../../../src/errors.js';
 import { parseAbsoluteTarget, parseOriginTarget } from '../../../src/routing/target.js';
 
 /** Mostly valid pieces, with a steady dose of the ones known to make parsers disagree. */
@@ -107,6 +108,6 @@ test('known disagreement cases are all refused', () => {
     'http://api.openai.com/v1/\t../admin',
     'http://[0:0::1]/',
   ]) {
-    assert.throws(() => parseAbsoluteTarget(raw), undefined, raw);
+    assert.throws(() => parseAbsoluteTarget(raw), SidecarError, raw);
   }
 });
