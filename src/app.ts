@@ -38,6 +38,8 @@ export interface Sidecar {
   readonly proxy: { host: string; port: number };
   readonly admin: { host: string; port: number } | null;
   readonly metrics: Metrics;
+  /** The proxy listener (tests count its connections; nothing should write to it). */
+  readonly server: Server;
   /** The current vault client (a reload that changes `vault:` replaces it). */
   readonly vault: VaultClient;
   readonly log: Logger;
@@ -143,6 +145,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     proxy: { host: proxyAddr.address, port: proxyAddr.port },
     admin: adminAddr ? { host: adminAddr.address, port: adminAddr.port } : null,
     metrics,
+    server,
     get vault(): VaultClient {
       return vault;
     },

@@ -13,6 +13,7 @@ import { startSidecar, type Sidecar } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startTestVault, type TestVaultOptions } from './devvault.js';
 import { startEcho, type Echo } from './echo.js';
+import { recordEvidence } from './evidence.js';
 
 export const SECRETS = {
   openai: 'sk-live-openai-SECRET-0123456789abcdef',
@@ -100,6 +101,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const log = pino({ level: 'debug', messageKey: 'msg', formatters: { level: (l) => ({ level: l }) } }, sink);
   const sidecar = await startSidecar({ config, configPath, log, defaultMetrics: false, env: {} });
   await sidecar.vault.whenReady(5000);
+  // Tee every body the sidecar writes itself (it carries x-sanctum-error) into the evidence.
+  const errorBodies: string[] = [];
+  sidecar.server.prependListener('request', (_req, res: import('node:http').ServerResponse) => {
+    const end = res.end.bind(res) as (...a: unknown[]) => unknown;
+    (res as unknown as { end: (...a: unknown[]) => unknown }).end = (...a: unknown[]) => {
+      if (res.getHeader('x-sanctum-error') !== undefined && (typeof a[0] === 'string' || Buffer.isBuffer(a[0]))) {
+        errorBodies.push(String(a[0]));
+      }
+      return end(...a);
+    };
+  });
   const agent = new ProxyAgent({ uri: `http://127.0.0.1:${sidecar.proxy.port}`, proxyTunnel: false });
   return {
     agent,
@@ -118,6 +130,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     async close(): Promise<void> {
       await agent.close();
       await sidecar.close(2000);
+      recordEvidence('log', logs);
+      recordEvidence('error-body', errorBodies);
+      recordEvidence('secret', Object.values(opts.credentials ?? defaultCredentials()));
       await echo.close();
       await vault.close();
     },

@@ -12,15 +12,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { spawnSidecar } from '../../helpers/child.js';
+import { recordEvidence } from '../../helpers/evidence.js';
 
 const run = promisify(execFile);
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env } });
+    if (args[0] === 'explain') recordEvidence('explain', [stdout, stderr]);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
+    if (args[0] === 'explain') recordEvidence('explain', [e.stdout, e.stderr]);
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }

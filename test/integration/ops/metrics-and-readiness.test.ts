@@ -13,6 +13,7 @@ import { publicKeyFromSeed } from '../../../src/vault/keys.js';
 import { ALLOW_ALL } from '../../helpers/devvault.js';
 import { startStack, STANDARD_ROUTES, SECRETS, PLACEHOLDER, type Stack } from '../../helpers/stack.js';
 import { pollUntil } from '../../helpers/child.js';
+import { recordEvidence } from '../../helpers/evidence.js';
 
 let s: Stack;
 before(async () => {
@@ -139,6 +140,7 @@ test('/healthz, /routes and /explain on the admin port carry no secret', async (
   assert.match(routes, /"credential":"openai\/api-key"/);
   const e = await request(`${s.adminUrl}/explain?method=POST&url=${encodeURIComponent('http://api.openai.com/v1/chat/completions')}`);
   const ex = (await e.body.json()) as { route: string; credential: string; mode: string };
+  recordEvidence('explain', [JSON.stringify(ex), routes]);
   assert.equal(ex.route, 'openai');
   assert.equal(ex.credential, 'openai/api-key');
   assert.equal(ex.mode, 'inject');
