@@ -94,7 +94,8 @@ function convertUpstream(issues: Issues, at: Seg[], w: WireRoute, host: string |
     const checked = checkUpstream(`https://${host.includes(':') ? `[${host}]` : host}`);
     return checked.ok ? checked.value : undefined;
   }
-  if (w.match?.host !== undefined && host === undefined) return undefined; // host already reported
+  // Already reported: a bad host, or a route with neither host nor prefix.
+  if (host === undefined && (w.match?.host !== undefined || w.prefix === undefined)) return undefined;
   issues.add(
     [...at, 'upstream'],
     host === undefined

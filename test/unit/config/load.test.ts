@@ -251,3 +251,12 @@ test('an unreadable config file is a ConfigError saying why', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a route with neither host nor prefix is reported once', () => {
+  assert.deepEqual(issuesOf(`${MIN}routes:\n  - name: lonely\n`), ['4:routes[0]: route lonely needs match.host, prefix, or both (otherwise no request can reach it)']);
+});
+
+test('a wildcard route must name its upstream: the credential goes to one fixed origin', () => {
+  const issues = issuesOf(`${MIN}routes:\n  - name: w\n    match: { host: "*.corp.test" }\n    allow_wildcard_host: true\n    credential: corp/token\n`);
+  assert.deepEqual(issues, ['4:routes[0].upstream: `upstream` is required for a wildcard host: a credential goes to one fixed origin, never to whatever host was asked for']);
+});
