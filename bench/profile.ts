@@ -4,7 +4,11 @@
  * modules, each npm package, Node internals, V8/GC). The harness calls it after the
  * profile workload; it also runs alone:
  *
- *   node --import tsx bench/profile.ts FILE.cpuprofile [--top 20] [--json]
+ *   node --import tsx bench/profile.ts FILE.cpuprofile [--top 20] [--window FROM_US,TO_US] [--json]
+ *
+ * A window (microseconds of the monotonic clock, the one `process.hrtime` reads and V8
+ * stamps profiles with) keeps only the samples taken under load, leaving out start-up
+ * (module loading, schema compilation) and shutdown.
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -36,8 +40,15 @@ export interface ProfileEntry {
   readonly pct: number;
 }
 
+export interface ProfileWindow {
+  readonly fromUs: number;
+  readonly toUs: number;
+}
+
 export interface ProfileSummary {
   readonly file: string;
+  readonly window: ProfileWindow | undefined;
+  readonly samples: number;
   readonly totalMs: number;
   readonly idleMs: number;
   readonly busyMs: number;
@@ -83,15 +94,21 @@ function areaOf(f: CallFrame): string {
 }
 
 /** Self time per function (by name and location) and per area. */
-export function analyseProfile(file: string, topN = 20): ProfileSummary {
+export function analyseProfile(file: string, topN = 20, window?: ProfileWindow): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   for (const n of prof.nodes) byId.set(n.id, n);
   const samples = prof.samples ?? [];
   const deltas = prof.timeDeltas ?? [];
   const selfUs = new Map<number, number>();
-  // Sample i covers the time until sample i+1 (the DevTools convention).
+  // Sample i is taken at startTime + deltas[0..i] and covers the time until sample i+1
+  // (the DevTools convention).
+  let at = prof.startTime;
+  let kept = 0;
   for (let i = 0; i < samples.length; i += 1) {
+    at += deltas[i] ?? 0;
+    if (window && (at < window.fromUs || at > window.toUs)) continue;
+    kept += 1;
     const id = samples[i] ?? 0;
     const dt = deltas[i + 1] ?? 0;
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
@@ -128,14 +145,14 @@ export function analyseProfile(file: string, topN = 20): ProfileSummary {
   const byArea = [...area.entries()]
     .sort((x, y) => y[1] - x[1])
     .map(([a, us]) => ({ area: a, selfMs: us / 1000, pct: pct(us) }));
-  return { file, totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, gcMs: gcUs / 1000, top, byArea };
+  return { file, window, samples: kept, totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, gcMs: gcUs / 1000, top, byArea };
 }
 
 /** Human-readable summary: top functions by self time, then time by area. */
 export function formatProfile(s: ProfileSummary, areas = 15): string {
   const lines: string[] = [];
   lines.push(
-    `CPU profile ${s.file}\n  sampled ${s.totalMs.toFixed(0)} ms: busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms, GC ${s.gcMs.toFixed(0)} ms (${s.busyMs > 0 ? ((100 * s.gcMs) / s.busyMs).toFixed(1) : '0'}% of busy)`,
+    `CPU profile ${s.file}${s.window ? ' (samples under load only)' : ''}\n  ${s.samples} samples, ${s.totalMs.toFixed(0)} ms: busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms, GC ${s.gcMs.toFixed(0)} ms (${s.busyMs > 0 ? ((100 * s.gcMs) / s.busyMs).toFixed(1) : '0'}% of busy)`,
   );
   lines.push(`  top ${s.top.length} functions by self time (% of busy):`);
   s.top.forEach((e, i) => {
@@ -152,13 +169,16 @@ export function formatProfile(s: ProfileSummary, areas = 15): string {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
-  const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--top');
+  const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--top' && args[i - 1] !== '--window');
   if (!file) {
     process.stderr.write('usage: node --import tsx bench/profile.ts FILE.cpuprofile [--top N] [--json]\n');
     process.exit(2);
   }
   const topIdx = args.indexOf('--top');
   const top = topIdx !== -1 ? Number(args[topIdx + 1] ?? 20) : 20;
-  const s = analyseProfile(file, top);
+  const winIdx = args.indexOf('--window');
+  const [from, to] = (winIdx !== -1 ? (args[winIdx + 1] ?? '') : '').split(',').map(Number);
+  const win = from !== undefined && to !== undefined && to > from ? { fromUs: from, toUs: to } : undefined;
+  const s = analyseProfile(file, top, win);
   process.stdout.write(args.includes('--json') ? `${JSON.stringify(s, null, 2)}\n` : `${formatProfile(s)}\n`);
 }

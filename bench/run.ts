@@ -36,13 +36,15 @@ const HELP = `npm run bench [-- options]
                        and/or workloads (${WORKLOADS.join(', ')}); direct is always measured
   --profile            also profile the cache-hit path with --cpu-prof (workload 'profile')
   --gen wrk|autocannon load generator (default: wrk when installed)
-  --duration S         seconds per throughput measurement (default 5, quick 2)
-  --warmup S           warm-up seconds before each (default 1)
+  --duration S         seconds per throughput measurement (default 3, quick 2)
+  --warmup S           warm-up seconds before a contender's first measurement (default 1)
   --connections N      concurrent connections (default 32)
-  --rounds N           repeat the throughput set N times, report medians (default 1)
+  --rounds N           measure every contender N times, alternating the order, and
+                       report medians (default 3, quick 1)
   --stream-mib N       size of the streamed upload and download (default 200, quick 50)
   --idle N             idle keep-alive connections (default 1000)
   --sidecar auto|dist|tsx  how to run the sidecar (default auto: dist, building it if stale)
+  --node-flags='F ...' extra node flags for the sidecar (experiments, e.g. --node-flags=--max-semi-space-size=4)
   --no-pin             do not pin processes to CPUs
   --strict             exit 1 when a target FAILs
   --keep               keep the temporary directory (configs, logs)
@@ -64,6 +66,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
       'stream-mib': { type: 'string' },
       idle: { type: 'string' },
       sidecar: { type: 'string', default: 'auto' },
+      'node-flags': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -94,16 +97,17 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
     only,
     profile: values.profile ?? false,
     generator: pickGenerator(values.gen),
-    durationS: num(values.duration, quick ? 2 : 5, 1, 120),
+    durationS: num(values.duration, quick ? 2 : 3, 1, 120),
     warmupS: num(values.warmup, 1, 0, 30),
     connections: num(values.connections, 32, 1, 1000),
-    rounds: num(values.rounds, 1, 1, 10),
+    rounds: num(values.rounds, quick ? 1 : 3, 1, 10),
     streamMib: num(values['stream-mib'], quick ? 50 : 200, 1, 4096),
     idleConns: num(values.idle, 1000, 1, 5000),
     sseStreams: quick ? 4 : 10,
     sseEvents: quick ? 5 : 10,
     sseIntervalMs: 50,
     sidecarMode: mode as SidecarMode,
+    sidecarNodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter(Boolean),
     pin: !(values['no-pin'] ?? false),
     strict: values.strict ?? false,
     keep: values.keep ?? false,

@@ -47,6 +47,8 @@ export interface StreamReport {
     download?: TransferResult;
     upload?: TransferResult;
     baselineRss: number;
+    /** VmHWM before the transfers: start-up's own peak. */
+    baselineHwm: number;
     downloadMaxRss: number;
     uploadMaxRss: number;
     /** VmHWM of a sidecar started for this workload: its peak over its whole life. */
@@ -155,7 +157,7 @@ export function formatStream(s: StreamReport): string {
       rate(s.sidecar?.download),
       rate(s.sidecar?.upload),
       s.sidecar ? `${mib(s.sidecar.downloadMaxRss)} / ${mib(s.sidecar.uploadMaxRss)}` : '',
-      s.sidecar ? `${mib(s.sidecar.hwm)} (start ${mib(s.sidecar.baselineRss)})` : '',
+      s.sidecar ? `${mib(s.sidecar.hwm)} (before: RSS ${mib(s.sidecar.baselineRss)}, HWM ${mib(s.sidecar.baselineHwm)})` : '',
     ],
   ];
   const errs = s.errors.length ? `\n  errors: ${s.errors.join('; ')}` : '';

@@ -67,6 +67,7 @@ export interface Ctx {
     readonly sseEvents: number;
     readonly sseIntervalMs: number;
     readonly sidecarMode: SidecarMode;
+    readonly sidecarNodeFlags: readonly string[];
     readonly pin: boolean;
   };
   readonly token: string;
@@ -109,7 +110,11 @@ async function withSidecar<T>(
     fastPort: ctx.upstream.fast,
     httpPort: ctx.upstream.http,
   });
-  const sc = await startSidecar(ctx.procs, ctx.root, vaultSetup, { cpu: ctx.sidecarCpu, name, nodeFlags });
+  const sc = await startSidecar(ctx.procs, ctx.root, vaultSetup, {
+    cpu: ctx.sidecarCpu,
+    name,
+    nodeFlags: [...ctx.opts.sidecarNodeFlags, ...nodeFlags],
+  });
   if (!sc.ready) ctx.log(`  ${name}: /readyz did not answer 200 within 10 s; measuring anyway`);
   try {
     return await fn(sc);
@@ -207,7 +212,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
               continue;
             }
           }
-          if (ctx.opts.warmupS > 0) await runLoad(ctx.procs, target, ctx.opts.warmupS, loadOpts);
+          if (round === 0 && ctx.opts.warmupS > 0) await runLoad(ctx.procs, target, ctx.opts.warmupS, loadOpts);
           const r = await runLoad(ctx.procs, target, ctx.opts.durationS, loadOpts);
           row.rounds.push(r);
           ctx.log(
@@ -292,14 +297,16 @@ export async function runStream(ctx: Ctx): Promise<void> {
   await withSidecar(ctx, 'sidecar-stream', async (sc) => {
     const via: StreamTarget = { port: sc.port, base: `http://${HOSTS.stream}`, host: HOSTS.stream };
     await request({ port: sc.port, path: `http://${HOSTS.stream}/json`, host: HOSTS.stream }).catch(() => undefined);
-    const baselineRss = memoryOf(sc.child.pid)?.rss ?? 0;
+    const before = memoryOf(sc.child.pid);
+    const baselineRss = before?.rss ?? 0;
+    const baselineHwm = before?.hwm ?? 0;
     let sampler = new RssSampler(sc.child.pid);
     const dl = await download(via, bytes, timeoutMs).catch(err('sidecar download'));
     const downloadMaxRss = sampler.stop().maxRss;
     sampler = new RssSampler(sc.child.pid);
     const ul = await upload(via, bytes, timeoutMs).catch(err('sidecar upload'));
     const last = sampler.stop();
-    s.sidecar = { download: dl, upload: ul, baselineRss, downloadMaxRss, uploadMaxRss: last.maxRss, hwm: last.hwm };
+    s.sidecar = { download: dl, upload: ul, baselineRss, baselineHwm, downloadMaxRss, uploadMaxRss: last.maxRss, hwm: last.hwm };
     ctx.log(
       `  sidecar download ${dl ? dl.mibPerS.toFixed(0) : '-'} MiB/s, upload ${ul ? ul.mibPerS.toFixed(0) : '-'} MiB/s, VmHWM ${(last.hwm / MB).toFixed(1)} MiB`,
     );
@@ -348,6 +355,8 @@ export async function runProfile(ctx: Ctx): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const loadOpts = { generator: ctx.opts.generator, connections: ctx.opts.connections, cpu: ctx.genCpu, tmpDir: ctx.tmp };
   let rps = 0;
+  let window: { fromUs: number; toUs: number } | undefined;
+  const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
   await withSidecar(
     ctx,
     'sidecar-profile',
@@ -356,7 +365,9 @@ export async function runProfile(ctx: Ctx): Promise<void> {
       const bad = await probe(ctx, t);
       if (bad) throw new Error(bad);
       if (ctx.opts.warmupS > 0) await runLoad(ctx.procs, t, ctx.opts.warmupS, loadOpts);
+      const fromUs = nowUs();
       rps = (await runLoad(ctx.procs, t, ctx.opts.durationS, loadOpts)).rps;
+      window = { fromUs, toUs: nowUs() };
     },
     ['--cpu-prof', '--cpu-prof-dir', dir],
   ).catch((e: unknown) => ctx.report.notes.push(`profile: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`));
@@ -368,6 +379,7 @@ export async function runProfile(ctx: Ctx): Promise<void> {
   const dest = join(ctx.root, 'bench', 'results', `${ctx.stamp}-cache-hit.cpuprofile`);
   mkdirSync(join(ctx.root, 'bench', 'results'), { recursive: true });
   copyFileSync(join(dir, f), dest);
-  ctx.report.profile = analyseProfile(dest, 20);
-  ctx.report.notes.push(`profile: cache-hit under --cpu-prof ran at ${Math.round(rps)} req/s; profile kept at ${dest}`);
+  ctx.report.profile = analyseProfile(dest, 20, window);
+  ctx.report.notes.push(`profile: cache-hit under --cpu-prof ran at ${Math.round(rps)} req/s; profile kept at ${dest}` +
+      (window ? ` (load window: --window ${window.fromUs},${window.toUs})` : ''));
 }
