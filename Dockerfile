@@ -5,31 +5,26 @@
 #     ghcr.io/sanctumai/sanctum-sidecar:dev
 #
 # Stages:
-#   deps     production node_modules only (npm ci --omit=dev)
-#   build    full install + tsc (src -> dist)
-#   runtime  (default, last) distroless Node: dist/, production node_modules, package.json
+#   build      npm ci, tsc (src -> dist), then npm prune --omit=dev
+#   artifacts  = build, or a prebuilt image (APP_ARTIFACTS, below)
+#   runtime    (default, last) distroless Node: dist/, production node_modules, package.json
 #
 # Base images are build arguments, so releases can pin digests and air-gapped
 # builders can point at local mirrors. The runtime image needs `node` on PATH
 # (/nodejs/bin on distroless, /usr/local/bin on the official node images) and
 # nothing else: no shell, no package manager, no curl.
 #
+# APP_ARTIFACTS=build (default) compiles here. Set it to an image holding
+# /app/dist, /app/node_modules (production) and /app/package.json to package
+# artifacts built elsewhere (scripts/image-check.sh does, where builds have no
+# registry access); the build stage is then skipped.
+#
 # Kept to syntax that Debian's buildah 1.28 accepts as well as BuildKit:
 # no COPY --link, no heredocs, no ADD --checksum.
 
 ARG BUILD_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
-
-# ---------------------------------------------------------------------------
-FROM ${BUILD_IMAGE} AS deps
-WORKDIR /app
-ENV npm_config_update_notifier=false \
-    npm_config_fund=false \
-    npm_config_audit=false
-COPY package.json package-lock.json ./
-# --ignore-scripts: no runtime dependency needs an install script, and none gets to run one.
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts
+ARG APP_ARTIFACTS=build
 
 # ---------------------------------------------------------------------------
 FROM ${BUILD_IMAGE} AS build
@@ -38,11 +33,15 @@ ENV npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false
 COPY package.json package-lock.json ./
+# --ignore-scripts: no dependency needs an install script, and none gets to run one.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+RUN npm run build && npm prune --omit=dev --ignore-scripts
+
+# ---------------------------------------------------------------------------
+FROM ${APP_ARTIFACTS} AS artifacts
 
 # ---------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -68,9 +67,9 @@ ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin \
 
 WORKDIR /app
 # Owned by root and not writable by the runtime user: the process writes only to /tmp.
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY package.json ./
+COPY --from=artifacts /app/node_modules ./node_modules
+COPY --from=artifacts /app/dist ./dist
+COPY --from=artifacts /app/package.json ./
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it (65532 = distroless "nonroot").
 USER 65532:65532
