@@ -72,11 +72,6 @@ function isCanonicalIPv4(labels: readonly string[]): boolean {
   return true;
 }
 
-/** True for a canonical dotted-quad IPv4 literal. */
-export function isIPv4Literal(host: string): boolean {
-  return isCanonicalIPv4(host.split('.'));
-}
-
 /**
  * Validate the inside of `[...]`: an IPv6 literal without zone id, in the canonical
  * RFC 5952 form WHATWG URL serialises to (lowercase, `::` compression, no embedded

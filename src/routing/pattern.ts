@@ -97,16 +97,6 @@ export function hostMatches(pattern: string, host: string): boolean {
   return host.length > dotted.length && host.endsWith(dotted);
 }
 
-/** Could some host match both patterns? */
-export function hostPatternsOverlap(a: string, b: string): boolean {
-  const aw = isWildcardHost(a);
-  const bw = isWildcardHost(b);
-  if (!aw && !bw) return a === b;
-  if (aw && !bw) return hostMatches(a, b);
-  if (!aw && bw) return hostMatches(b, a);
-  return a === b || hostMatches(a, `x${b.slice(1)}`) || hostMatches(b, `x${a.slice(1)}`);
-}
-
 /** Do two method lists (uppercase; empty = any) share a method? */
 export function methodsOverlap(a: readonly string[], b: readonly string[]): boolean {
   if (a.length === 0 || b.length === 0) return true;
