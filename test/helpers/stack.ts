@@ -106,9 +106,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   sidecar.server.prependListener('request', (_req, res: import('node:http').ServerResponse) => {
     const end = res.end.bind(res) as (...a: unknown[]) => unknown;
     (res as unknown as { end: (...a: unknown[]) => unknown }).end = (...a: unknown[]) => {
-      if (res.getHeader('x-sanctum-error') !== undefined && (typeof a[0] === 'string' || Buffer.isBuffer(a[0]))) {
-        errorBodies.push(String(a[0]));
-      }
+      // writeHead(status, headers) bypasses getHeader(), so recognise the catalogue's body shape.
+      const body = typeof a[0] === 'string' || Buffer.isBuffer(a[0]) ? String(a[0]) : '';
+      if (res.statusCode >= 400 && body.startsWith('{"error":{"code":')) errorBodies.push(body);
       return end(...a);
     };
   });

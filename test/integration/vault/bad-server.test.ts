@@ -1,0 +1,129 @@
+// A vault that breaks the protocol: each case gives a clear typed error, no crash, and (where the stream is
+// out of step) a destroyed socket followed by a reconnect.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeFrame } from '../../../src/vault/framing.js';
+import { VaultProtocolError, VaultUnavailableError } from '../../../src/vault/errors.js';
+import { caught, makeClient, startScriptedServer, untilStatus, type ScriptedServer } from './support.js';
+import type { Socket } from 'node:net';
+
+type Behaviour = (req: { id: number }, socket: Socket) => void;
+
+async function withServer(behaviour: Behaviour, fn: (s: ScriptedServer, c: ReturnType<typeof makeClient>) => Promise<void>): Promise<void> {
+  let current = behaviour;
+  const server = await startScriptedServer((req, reply, socket) => {
+    const b = current;
+    current = (r) => reply({ result: { header_name: 'X', header_value: `ok-${r.id}` } }); // well-behaved afterwards
+    b(req, socket);
+  });
+  const c = makeClient(server.endpoint, { callTimeoutMs: 5000 });
+  try {
+    c.client.start();
+    await c.client.whenReady(5000);
+    await fn(server, c);
+  } finally {
+    await c.client.close();
+    await server.close();
+  }
+}
+
+function header(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+test('a 2 GiB length prefix: pending calls get VaultProtocolError, the socket is destroyed, the client reconnects', async () => {
+  await withServer(
+    (_req, socket) => socket.write(header(0x80000000)),
+    async (server, { client, events }) => {
+      const e = await caught(client.useHttpHeader('a', { headerType: 'bearer' }));
+      assert.ok(e instanceof VaultProtocolError, String(e));
+      assert.match((e as Error).message, /2147483648 bytes exceeds/);
+      assert.ok(events.some((ev) => ev.type === 'protocol'));
+      await untilStatus(client, 'ready');
+      assert.equal((await client.useHttpHeader('b', { headerType: 'bearer' })).headerValue.reveal().startsWith('ok-'), true);
+      assert.equal(server.handshakes, 2);
+    },
+  );
+});
+
+test('invalid JSON: VaultProtocolError without the bytes, reconnect', async () => {
+  await withServer(
+    (_req, socket) => {
+      const body = Buffer.from('{"id":1,"result":{"header_value":"sk-SECRET"');
+      socket.write(Buffer.concat([header(body.length), body]));
+    },
+    async (server, { client }) => {
+      const e = await caught(client.useHttpHeader('a', { headerType: 'bearer' }));
+      assert.ok(e instanceof VaultProtocolError, String(e));
+      assert.ok(!(e as Error).message.includes('SECRET'));
+      await untilStatus(client, 'ready');
+      await client.useHttpHeader('b', { headerType: 'bearer' });
+      assert.equal(server.handshakes, 2);
+    },
+  );
+});
+
+test('an unknown id is reported and ignored; the real answer still arrives', async () => {
+  await withServer(
+    (req, socket) => {
+      socket.write(encodeFrame({ id: 999_999, result: { header_name: 'X', header_value: 'stray' } }));
+      socket.write(encodeFrame({ id: req.id, result: { header_name: 'X', header_value: 'right' } }));
+    },
+    async (server, { client, events }) => {
+      assert.equal((await client.useHttpHeader('a', { headerType: 'bearer' })).headerValue.reveal(), 'right');
+      assert.ok(events.some((e) => e.type === 'protocol' && /unknown id 999999/.test(e.message)));
+      assert.equal(server.handshakes, 1, 'the connection was kept');
+    },
+  );
+});
+
+test('neither result nor error: that call rejects with VaultProtocolError, the connection stays', async () => {
+  await withServer(
+    (req, socket) => socket.write(encodeFrame({ id: req.id })),
+    async (server, { client, events }) => {
+      const e = await caught(client.useHttpHeader('a', { headerType: 'bearer' }));
+      assert.ok(e instanceof VaultProtocolError, String(e));
+      assert.match((e as Error).message, /neither result nor error/);
+      assert.ok(events.some((ev) => ev.type === 'protocol'));
+      await client.useHttpHeader('b', { headerType: 'bearer' });
+      assert.equal(server.handshakes, 1);
+    },
+  );
+});
+
+test('a connection closed mid-frame: VaultUnavailableError saying so, reconnect', async () => {
+  await withServer(
+    (_req, socket) => {
+      socket.write(Buffer.concat([header(100), Buffer.from('{"id":1,')]));
+      setImmediate(() => socket.destroy());
+    },
+    async (server, { client }) => {
+      const e = await caught(client.useHttpHeader('a', { headerType: 'bearer' }));
+      assert.ok(e instanceof VaultUnavailableError, String(e));
+      assert.match((e as Error).message, /mid-frame/);
+      await untilStatus(client, 'ready');
+      await client.useHttpHeader('b', { headerType: 'bearer' });
+      assert.equal(server.handshakes, 2);
+    },
+  );
+});
+
+test('a malformed handshake answer fails the attempt with the reason, and retries', async () => {
+  let first = true;
+  const server = await startScriptedServer(() => undefined);
+  // Wrap: answer the first authenticate with garbage by closing; the scripted server handles later ones.
+  server.sockets.clear();
+  const { client } = makeClient(server.endpoint);
+  void first;
+  first = false;
+  try {
+    client.start();
+    await client.whenReady(5000);
+    assert.equal(client.state.status, 'ready');
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
