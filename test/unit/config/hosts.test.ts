@@ -49,7 +49,8 @@ test('upstreams: origin, port and base path; no userinfo, query or fragment', ()
     ok: true,
     value: { scheme: 'http', host: '::1', port: 8080, basePath: '/v1', origin: 'http://[::1]:8080' },
   });
-  assert.equal(checkUpstream('https://x.test:443/').ok && checkUpstream('https://x.test:443/').value.origin, 'https://x.test');
+  const explicitDefault = checkUpstream('https://x.test:443/');
+  assert.equal(explicitDefault.ok && explicitDefault.value.origin, 'https://x.test');
   for (const bad of ['https://u:p@x.test', 'https://x.test/?a=1', 'https://x.test/#f', 'ftp://x.test', 'x.test', 'https://x.test/a/../b', 'https://x.test//a', 'https://bücher.test']) {
     assert.equal(checkUpstream(bad).ok, false, bad);
   }
