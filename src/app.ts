@@ -20,6 +20,8 @@ import { startAdmin } from './admin/server.js';
 import { VaultClient, type VaultEndpoint } from './vault/client.js';
 import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
+import { gateFor, resolveEndpoint } from './proxy/address-gate.js';
+import { createTunnels } from './proxy/tunnels.js';
 
 export interface SidecarOptions {
   readonly config: Config;
@@ -81,20 +83,17 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
 
   const extraCa = snap.config.tls.upstreamCaFile === undefined ? undefined : await readFile(snap.config.tls.upstreamCaFile, 'utf8');
   const ownEndpoints: Array<{ host: string; port: number }> = [];
-  const upstreams = new Upstreams({
-    extraCa,
-    gate: {
-      blockPrivate: snap.config.egress.blockPrivateAddresses,
-      ownEndpoints: () => ownEndpoints,
-      exemptHosts: new Set(snap.config.egress.allow.filter((h) => !h.startsWith('*'))),
-    },
-  });
+  // The vault's address is never a tunnel or passthrough destination (I8); registered before listening.
+  if (snap.config.vault.tcp !== undefined) ownEndpoints.push(...(await resolveEndpoint(snap.config.vault.tcp.host, snap.config.vault.tcp.port)));
+  const gate = gateFor(() => snap.config, () => ownEndpoints);
+  const upstreams = new Upstreams({ extraCa, gate });
   const resolver = new CredentialResolver();
   const draining = new Draining();
   const pipeline = new Pipeline({ snapshot: () => snap, vault: () => vault, resolver, upstreams, metrics, log });
 
+  const tunnels = await createTunnels({ config: snap.config, pipeline, snapshot: () => snap, log, metrics, draining, gate });
   const server: Server = createProxyServer(
-    { pipeline, snapshot: () => snap, log, isDraining: () => draining.active },
+    { pipeline, snapshot: () => snap, log, isDraining: () => draining.active, onConnect: tunnels.onConnect, onUpgrade: tunnels.onUpgrade },
     snap.config.limits,
   );
   draining.track(server);
@@ -115,8 +114,6 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     adminAddr = admin.server.address() as AddressInfo;
     ownEndpoints.push({ host: adminAddr.address, port: adminAddr.port });
   }
-  const vt = snap.config.vault.tcp;
-  if (vt !== undefined) ownEndpoints.push({ host: vt.host, port: vt.port });
 
   log.info(
     { proxy: `${proxyAddr.address}:${proxyAddr.port}`, admin: adminAddr ? `${adminAddr.address}:${adminAddr.port}` : null, routes: snap.config.routes.length, config: snap.config.hash },

@@ -15,6 +15,8 @@ import { runDevCommand } from './dev/command.js';
 import { runDevVaultCommand } from './devvault/cli.js';
 import { runKeygenCommand } from './vault/keygen-cli.js';
 import { applyOverrides, OVERRIDE_OPTIONS } from './config/overrides.js';
+import { runCaCommand } from './ca-cli.js';
+import { runEnvCommand } from './env-cli.js';
 
 const USAGE = `sanctum-sidecar — credential-injecting egress sidecar for AI agents
 
@@ -27,6 +29,8 @@ Usage:
   sanctum-sidecar keygen <agent> [--out FILE] [--encrypt] [--force]
   sanctum-sidecar check <routes.yaml>
   sanctum-sidecar explain <METHOD> <URL> [--config routes.yaml]
+  sanctum-sidecar ca init --out DIR [--force]           CA for TLS interception
+  sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR]   agent environment
 
 Every flag of 'run' has an environment twin: SANCTUM_SIDECAR_CONFIG, SANCTUM_SIDECAR_LISTEN,
 SANCTUM_SIDECAR_ADMIN, SANCTUM_SIDECAR_LOG_LEVEL, SANCTUM_SIDECAR_VAULT_SOCKET,
@@ -48,6 +52,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
         return await runKeygenCommand(rest);
       case 'check':
         return await checkCommand(rest, env);
+      case 'ca':
+        return await runCaCommand(rest);
+      case 'env':
+        return await runEnvCommand(rest, env);
       case 'explain':
         return await explainCommand(rest, env);
       case undefined:

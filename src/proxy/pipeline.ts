@@ -68,9 +68,19 @@ class RequestState {
 
 export class Pipeline {
   readonly #d: PipelineDeps;
+  /** Forward stages for deliberate WebSocket upgrades, keyed by the response they answer (proxy/websocket). */
+  readonly #upgrades = new WeakMap<ServerResponse, typeof forward>();
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
+  }
+
+  /**
+   * Mark `res` as answering a WebSocket upgrade: the request then runs through the same
+   * match, resolve and inject stages, and only the forward stage is `fwd`.
+   */
+  expectUpgrade(res: ServerResponse, fwd: typeof forward): void {
+    this.#upgrades.set(res, fwd);
   }
 
   /** Run a request through the stages. Never throws; every failure becomes a catalogued reply. */
@@ -218,7 +228,7 @@ export class Pipeline {
     timeouts: { headersMs: number; idleMs: number },
   ): void {
     st.upstreamStart = performance.now();
-    st.cancel = forward(
+    st.cancel = (this.#upgrades.get(res) ?? forward)(
       {
         dispatcher,
         origin,
@@ -255,6 +265,7 @@ export class Pipeline {
     conn: Set<string> | null,
   ): Promise<void> {
     try {
+      if (this.#upgrades.has(res)) throw new SidecarError('BAD_REQUEST', { message: 'WebSocket upgrades are not supported on delegate routes.' });
       if (!isTextContentType(req.headers['content-type'])) throw new SidecarError('UNSUPPORTED_MEDIA_TYPE');
       const body = hasRequestBody(req.headers) ? await readTextBody(req, r.maxBodyBytes) : '';
       const out = buildUpstreamHeaders(req.headers, conn, {

@@ -1,0 +1,232 @@
+/**
+ * CONNECT on the proxy listener (HTTPS_PROXY, and undici's proxy agents even for
+ * http:// URLs): a thin adapter that decides what a tunnel may carry, then hands HTTP
+ * inside it to the one pipeline or splices bytes to a checked address.
+ *
+ *   parse      the authority with the strict grammar (no port, port 0, IP tricks: 400)
+ *   routed     a host some route covers: HTTP inside goes through the pipeline, either
+ *              plain (port 80, or an HTTP request line first) or decrypted by the
+ *              interceptor (TLS first, CA configured); TLS without a CA: 403
+ *   allowed    an `egress.allow` host (or `unmatched: passthrough`): address gate (I8),
+ *              dial the checked address, then a byte tunnel with no credentials
+ *   otherwise  403 NO_ROUTE
+ *
+ * `200 Connection Established` is written only after the decision and, for byte
+ * tunnels, after the upstream connection succeeded. Nothing is dialled for a refused
+ * target. Every tunnel ends in one canonical line (tunnel-record.ts).
+ */
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { SidecarError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { parseConnectAuthority } from '../routing/target.js';
+import { checkDestination, type GateOptions } from './address-gate.js';
+import { upstreamError } from './forward.js';
+import type { InnerHttp } from './inner-http.js';
+import type { Interceptor } from './intercept.js';
+import { refuseSocket } from './server.js';
+import type { Snapshot } from './snapshot.js';
+import { TunnelRecord } from './tunnel-record.js';
+
+export interface ConnectDeps {
+  readonly snapshot: () => Snapshot;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly gate: GateOptions;
+  readonly draining: { readonly active: boolean; trackSocket(socket: Socket): void };
+  readonly inner: InnerHttp;
+  /** Null when no CA is configured: TLS to a routed host is then refused. */
+  readonly interceptor: Interceptor | null;
+  /** Byte tunnels: longest silence before both ends are closed. */
+  readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** Routed tunnels: how long the agent has to send its first bytes. */
+  readonly firstBytesTimeoutMs: number;
+}
+
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+const noop = (): void => undefined;
+
+type Sniffed = 'http' | 'tls' | 'other';
+
+/** TLS records start with handshake type 0x16; an HTTP request line with an uppercase method token. */
+function sniff(first: number): Sniffed {
+  if (first === 0x16) return 'tls';
+  return first >= 0x41 && first <= 0x5a ? 'http' : 'other';
+}
+
+/** The `connect` event handler for the proxy listener. */
+export function createConnectHandler(deps: ConnectDeps): (req: IncomingMessage, socket: Socket, head: Buffer) => void {
+  return (req, socket, head) => {
+    const rec = new TunnelRecord(deps.log, deps.metrics);
+    socket.on('error', noop); // every ending is recorded on 'close'
+    socket.once('close', () => rec.finish());
+    deps.draining.trackSocket(socket);
+    try {
+      if (deps.draining.active) throw new SidecarError('SHUTTING_DOWN');
+      // The Host header of a CONNECT is not compared: clients fill it inconsistently (Node's
+      // own http.request sends the proxy's address); the authority is the only target.
+      const { host, port } = parseConnectAuthority(req.url ?? '');
+      rec.host = host;
+      rec.port = port;
+      const snap = deps.snapshot();
+      const routes = snap.table.routesForHost(host);
+      if (routes.length > 0) {
+        rec.route = routes[0]!.name;
+        routedTunnel(deps, rec, socket, head, host, port);
+      } else if (snap.table.isAllowedPassthrough(host)) {
+        rec.reason = snap.config.egress.unmatched === 'passthrough' ? 'unmatched_passthrough' : 'allow_list';
+        void byteTunnel(deps, rec, socket, head, host, port);
+      } else {
+        throw new SidecarError('NO_ROUTE');
+      }
+    } catch (err) {
+      refuse(rec, socket, err);
+    }
+  };
+}
+
+function refuse(rec: TunnelRecord, socket: Socket, err: unknown): void {
+  rec.refused(err);
+  refuseSocket(socket, err, rec.route);
+}
+
+function established(rec: TunnelRecord, socket: Socket): void {
+  socket.write(ESTABLISHED);
+  rec.opened();
+  const read0 = socket.bytesRead;
+  const written0 = socket.bytesWritten;
+  rec.measure ??= () => [socket.bytesRead - read0, socket.bytesWritten - written0];
+}
+
+/** A routed host: HTTP inside the tunnel, plain or intercepted, through the pipeline. */
+function routedTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head: Buffer, host: string, port: number): void {
+  const interceptor = deps.interceptor;
+  // Before answering, only `head` (rarely sent) or the port can tell what the agent will speak.
+  const early: Sniffed | null = head.length > 0 ? sniff(head[0]!) : port === 443 ? 'tls' : null;
+  if (early === 'tls' && interceptor === null) throw new SidecarError('INTERCEPT_DISABLED');
+  if (early === 'other') throw new SidecarError('BAD_REQUEST', { message: 'The tunnel carries neither HTTP nor TLS.' });
+  established(rec, socket);
+  if (head.length > 0) socket.unshift(head);
+  firstBytes(socket, deps.firstBytesTimeoutMs, rec, (first) => {
+    const kind = sniff(first);
+    if (kind === 'http') {
+      rec.decision = 'plain_http';
+      rec.reason = 'route';
+      deps.inner.serve(socket, { host, port, scheme: 'http' });
+    } else if (kind === 'tls' && interceptor !== null) {
+      rec.decision = 'intercept';
+      rec.reason = 'route';
+      interceptor.terminate(socket, host).then(
+        (tls) => {
+          tls.on('error', noop);
+          // The decrypted socket ends the raw one with it, and vice versa.
+          tls.once('close', () => socket.destroy());
+          deps.inner.serve(tls, { host, port, scheme: 'https' });
+        },
+        (err: unknown) => rec.refused(new SidecarError(errCode(err), { cause: err })),
+      );
+    } else {
+      rec.refused(kind === 'tls' ? new SidecarError('INTERCEPT_DISABLED') : new SidecarError('BAD_REQUEST'));
+      socket.destroy();
+    }
+  });
+}
+
+function errCode(err: unknown): 'HOST_MISMATCH' | 'BAD_REQUEST' {
+  return (err as { reason?: string }).reason === 'sni_mismatch' ? 'HOST_MISMATCH' : 'BAD_REQUEST';
+}
+
+/** Wait for the agent's first bytes, put them back, and call `then` with the first byte. */
+function firstBytes(socket: Socket, timeoutMs: number, rec: TunnelRecord, then: (first: number) => void): void {
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+  };
+  const onData = (chunk: Buffer): void => {
+    cleanup();
+    socket.pause();
+    socket.unshift(chunk);
+    then(chunk[0]!);
+  };
+  const onEnd = (): void => {
+    cleanup();
+    socket.destroy();
+  };
+  const timer = setTimeout(() => {
+    cleanup();
+    rec.refused(new SidecarError('REQUEST_TIMEOUT'));
+    socket.destroy();
+  }, timeoutMs);
+  socket.on('data', onData);
+  socket.once('end', onEnd);
+}
+
+/** An allowed host without routes: gate, dial the checked address, then splice bytes. */
+async function byteTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head: Buffer, host: string, port: number): Promise<void> {
+  try {
+    const checked = await checkDestination(host, port, deps.gate);
+    if (socket.destroyed) return;
+    const t0 = performance.now();
+    const upstream = await dial(checked.all, port, deps.connectTimeoutMs);
+    rec.upstreamMs = performance.now() - t0;
+    if (socket.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    rec.decision = 'tunnel';
+    rec.measure = () => [upstream.bytesWritten, upstream.bytesRead];
+    established(rec, socket);
+    splice(socket, upstream, head, deps.idleTimeoutMs);
+  } catch (err) {
+    refuse(rec, socket, err);
+  }
+}
+
+/** Try each checked address in order; never resolve the name again. */
+async function dial(addrs: ReadonlyArray<{ address: string }>, port: number, timeoutMs: number): Promise<Socket> {
+  let last: unknown;
+  for (const a of addrs) {
+    try {
+      return await dialOne(a.address, port, timeoutMs);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw upstreamError(last);
+}
+
+function dialOne(address: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    // An IP literal: net.connect does no lookup, so this is exactly the checked address.
+    const s = connect({ host: address, port, allowHalfOpen: true, noDelay: true });
+    s.setTimeout(timeoutMs, () => s.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })));
+    s.once('error', reject);
+    s.once('connect', () => {
+      s.setTimeout(0);
+      s.removeListener('error', reject);
+      resolve(s);
+    });
+  });
+}
+
+/** Bytes both ways, untouched; half-closes pass through; silence or an error closes both. */
+function splice(client: Socket, upstream: Socket, head: Buffer, idleMs: number): void {
+  if (head.length > 0) upstream.write(head);
+  client.pipe(upstream);
+  upstream.pipe(client);
+  const idle = (): void => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.setTimeout(idleMs, idle);
+  upstream.setTimeout(idleMs, idle);
+  upstream.on('error', noop);
+  upstream.once('close', () => {
+    client.end(); // flush what the upstream sent, then close
+    client.destroySoon();
+  });
+  client.once('close', () => upstream.destroy());
+}
