@@ -4,17 +4,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeFrame } from '../../../src/vault/framing.js';
 import { VaultProtocolError, VaultUnavailableError } from '../../../src/vault/errors.js';
-import { caught, makeClient, startScriptedServer, untilStatus, type ScriptedServer } from './support.js';
+import { caught, makeClient, startScriptedServer, untilStatus, type Reply, type ScriptedServer } from './support.js';
 import type { Socket } from 'node:net';
 
-type Behaviour = (req: { id: number }, socket: Socket) => void;
+type Behaviour = (req: { id: number }, socket: Socket, reply: Reply) => void;
 
 async function withServer(behaviour: Behaviour, fn: (s: ScriptedServer, c: ReturnType<typeof makeClient>) => Promise<void>): Promise<void> {
   let current = behaviour;
   const server = await startScriptedServer((req, reply, socket) => {
     const b = current;
-    current = (r) => reply({ result: { header_name: 'X', header_value: `ok-${r.id}` } }); // well-behaved afterwards
-    b(req, socket);
+    current = (r, _s, rep) => rep({ result: { header_name: 'X', header_value: `ok-${r.id}` } }); // well-behaved afterwards
+    b(req, socket, reply);
   });
   const c = makeClient(server.endpoint, { callTimeoutMs: 5000 });
   try {
@@ -110,18 +110,46 @@ test('a connection closed mid-frame: VaultUnavailableError saying so, reconnect'
   );
 });
 
-test('a malformed handshake answer fails the attempt with the reason, and retries', async () => {
-  let first = true;
-  const server = await startScriptedServer(() => undefined);
-  // Wrap: answer the first authenticate with garbage by closing; the scripted server handles later ones.
-  server.sockets.clear();
-  const { client } = makeClient(server.endpoint);
-  void first;
-  first = false;
+test('a malformed handshake answer fails the attempt with the reason; the next attempt succeeds', async () => {
+  let attempts = 0;
+  const server = await startScriptedServer(
+    (req, reply) => {
+      if (req.method === 'authenticate') {
+        attempts++;
+        if (attempts === 1) return reply({ result: { challenge: 'zz' } });
+        return reply({ result: { session_id: 'good', challenge: '00'.repeat(32) } });
+      }
+      if (req.method === 'challenge_response') return reply({ result: { authenticated: true } });
+      reply({ result: { header_name: 'X', header_value: 'fine' } });
+    },
+    { manualAuth: true },
+  );
+  const states: string[] = [];
+  const { client } = makeClient(server.endpoint, { onEvent: (e) => void (e.type === 'state' && states.push(`${e.state.status}${e.state.reason ? ` ${e.state.reason}` : ''}`)) });
   try {
     client.start();
-    await client.whenReady(5000);
-    assert.equal(client.state.status, 'ready');
+    await untilStatus(client, 'ready');
+    assert.ok(states.some((s) => /^failed PROTOCOL_ERROR: .*session_id/.test(s)), states.join('\n'));
+    assert.equal((await client.useHttpHeader('a', { headerType: 'bearer' })).headerValue.reveal(), 'fine');
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test('authenticated: false is AUTH_FAILED', async () => {
+  const server = await startScriptedServer(
+    (req, reply) => {
+      if (req.method === 'authenticate') return reply({ result: { session_id: 's', challenge: '01'.repeat(32) } });
+      reply({ result: { authenticated: false } });
+    },
+    { manualAuth: true },
+  );
+  const { client } = makeClient(server.endpoint, { backoff: { initialMs: 5000, maxMs: 5000 } });
+  try {
+    client.start();
+    await untilStatus(client, 'failed');
+    assert.match(client.state.reason ?? '', /^AUTH_FAILED: /);
   } finally {
     await client.close();
     await server.close();

@@ -28,12 +28,12 @@ export type Reply = (answer: Record<string, unknown>) => void;
 
 /**
  * A vault that authenticates anyone (session ids s1, s2, ...) and passes every other
- * request to `onRequest`, which answers with `reply({result})`/`reply({error})` or
+ * request (every request, with `manualAuth`) to `onRequest`, which answers with `reply({result})`/`reply({error})` or
  * writes to the socket itself.
  */
 export async function startScriptedServer(
   onRequest: (req: WireRequest, reply: Reply, socket: Socket) => void,
-  opts: { port?: number } = {},
+  opts: { port?: number; manualAuth?: boolean } = {},
 ): Promise<ScriptedServer> {
   const sockets = new Set<Socket>();
   const state: ScriptedServer = {
@@ -65,7 +65,11 @@ export async function startScriptedServer(
         const reply: Reply = (answer) => {
           if (!socket.destroyed) socket.write(encodeFrame({ id: req.id, ...answer }));
         };
-        if (req.method === 'authenticate') {
+        if (opts.manualAuth) {
+          if (req.method === 'authenticate') state.handshakes++;
+          state.requests.push(req);
+          onRequest(req, reply, socket);
+        } else if (req.method === 'authenticate') {
           state.handshakes++;
           reply({ result: { session_id: `s${state.handshakes}`, challenge: randomBytes(32).toString('hex') } });
         } else if (req.method === 'challenge_response') reply({ result: { authenticated: true } });
