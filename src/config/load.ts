@@ -45,7 +45,13 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const fromEnv = interpolate(parsed, env, unset);
   const issues = new Issues(parsed, fromEnv);
   issues.list.push(...unset);
-  const data = toData(parsed);
+  let data: unknown;
+  try {
+    data = toData(parsed);
+  } catch (err) {
+    // yaml refuses alias bombs ("excessive alias count") and similar; report, don't crash.
+    throw new ConfigError(source, [{ path: '', line: undefined, message: `YAML: ${(err as Error).message}` }]);
+  }
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     issues.add([], 'routes.yaml must be a mapping with at least `version: 1` and `vault:`');
     throw new ConfigError(source, issues.list);

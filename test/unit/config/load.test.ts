@@ -260,3 +260,9 @@ test('a wildcard route must name its upstream: the credential goes to one fixed 
   const issues = issuesOf(`${MIN}routes:\n  - name: w\n    match: { host: "*.corp.test" }\n    allow_wildcard_host: true\n    credential: corp/token\n`);
   assert.deepEqual(issues, ['4:routes[0].upstream: `upstream` is required for a wildcard host: a credential goes to one fixed origin, never to whatever host was asked for']);
 });
+
+test('a YAML alias bomb is a ConfigError, not a hang or a crash', () => {
+  const rows = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 0; i < 8; i++) rows.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`);
+  assert.throws(() => parseConfig(`${MIN}${rows.join('\n')}\n`, 'bomb.yaml', {}), /Excessive alias count/);
+});
