@@ -31,7 +31,7 @@ function useCalls(path: string): number {
 test('100 simultaneous misses make one vault call', async () => {
   const before = useCalls('openai/api-key');
   // A slow vault keeps the first call in flight while all 100 requests arrive.
-  s.vault.vault.setDelay(300);
+  s.vault.vault.setDelay(600);
   const results = await Promise.all(
     Array.from({ length: 100 }, async (_, i) => {
       const res = await request(`${s.proxyUrl}/openai/v1/models?i=${i}`);
