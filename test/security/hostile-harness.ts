@@ -32,6 +32,8 @@ export interface Env {
   readonly adminPort: number;
   readonly vaultPort: number;
   readonly sentinelPort: number;
+  /** The capture upstreams, for steps that wait on what an upstream has seen. */
+  readonly ups: Readonly<Record<string, CaptureUpstream>>;
 }
 
 /** One expected answer: from an upstream (`upstream`) or from the sidecar itself (`code`). */
@@ -57,8 +59,12 @@ export interface HostileCase {
   readonly attack: string;
   readonly steps: (env: Env) => Step[];
   readonly opts?: ConverseOptions;
-  /** Answers in order. An empty list means the server must close (or stay silent) without answering. */
-  readonly answers: readonly Answer[];
+  /**
+   * Answers in order. An empty list means the server must close (or stay silent)
+   * without answering. `anyOf` lists acceptable alternatives (the first that matches the
+   * statuses received is checked in full).
+   */
+  readonly answers: readonly Answer[] | { readonly anyOf: ReadonlyArray<readonly Answer[]> };
   /** The server must close the connection (e.g. after a framing error). */
   readonly mustClose?: boolean;
   /**
@@ -134,7 +140,7 @@ export function registerHostileSuite(cases: readonly HostileCase[], opts: { extr
       credentials: HOSTILE_CREDENTIALS,
       ...(opts.extra !== undefined ? { extra: opts.extra } : {}),
     });
-    env = { proxyPort: rig.proxyPort, adminPort: rig.adminPort, vaultPort: rig.vault!.port, sentinelPort: rig.ups.sentinel!.port };
+    env = { proxyPort: rig.proxyPort, adminPort: rig.adminPort, vaultPort: rig.vault!.port, sentinelPort: rig.ups.sentinel!.port, ups: rig.ups };
   });
   after(async () => {
     // Whole-run checks: nothing misrouted, nothing secret in any log line.
@@ -158,7 +164,8 @@ export async function runCase(rig: Rig, env: Env, c: HostileCase): Promise<void>
   const before = ledger(rig.all);
   const startIdx: Record<string, number> = {};
   for (const u of rig.all) startIdx[u.name] = u.requests.length;
-  const conv = await converse(env.proxyPort, c.steps(env), { responses: Math.max(1, c.answers.length), ...c.opts });
+  const alternatives = 'anyOf' in c.answers ? c.answers.anyOf : [c.answers];
+  const conv = await converse(env.proxyPort, c.steps(env), { responses: Math.max(1, alternatives[0]!.length), ...c.opts });
   // Anything a refused request set in motion would show up by now.
   await new Promise((r) => setTimeout(r, 40));
   if (c.abortedOn !== undefined) {
@@ -175,8 +182,10 @@ export async function runCase(rig: Rig, env: Env, c: HostileCase): Promise<void>
       .join(', ') || 'none'}`;
 
   // 1. The answers.
-  assert.equal(conv.responses.length, c.answers.length, `${where}: number of answers. ${summary()}`);
-  for (const [i, want] of c.answers.entries()) {
+  const answers =
+    alternatives.find((alt) => alt.length === conv.responses.length && alt.every((a, i) => statusOk(a.status, conv.responses[i]!.status))) ?? alternatives[0]!;
+  assert.equal(conv.responses.length, answers.length, `${where}: number of answers. ${summary()}`);
+  for (const [i, want] of answers.entries()) {
     const got = conv.responses[i]!;
     assert.ok(statusOk(want.status, got.status), `${where}: answer ${i + 1} status ${got.status}, expected ${JSON.stringify(want.status)}. ${summary()}`);
     if (want.code !== undefined) {
@@ -192,7 +201,7 @@ export async function runCase(rig: Rig, env: Env, c: HostileCase): Promise<void>
 
   // 2. What reached the upstreams.
   const expectedPerUpstream: Record<string, number> = {};
-  for (const a of c.answers) if (a.upstream !== undefined) expectedPerUpstream[a.upstream] = (expectedPerUpstream[a.upstream] ?? 0) + 1;
+  for (const a of answers) if (a.upstream !== undefined) expectedPerUpstream[a.upstream] = (expectedPerUpstream[a.upstream] ?? 0) + 1;
   const mayTouch = new Set(Object.keys(expectedPerUpstream));
   if (c.abortedOn !== undefined) mayTouch.add(c.abortedOn);
   const touched = touchedSince(rig.all, before);
