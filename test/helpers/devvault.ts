@@ -28,6 +28,8 @@ export interface TestVaultOptions {
   agent?: string;
   rateLimitPerSecond?: number;
   auditLog?: string | NodeJS.WritableStream;
+  /** The vault's operational log lines; default: discarded. */
+  log?: (line: string) => void;
 }
 
 export interface TestVault {
@@ -66,7 +68,7 @@ export async function startTestVault(opts: TestVaultOptions = {}): Promise<TestV
       ...(opts.sessionTtlMs !== undefined ? { sessionTtlMs: opts.sessionTtlMs } : {}),
       ...(opts.auditLog !== undefined ? { auditLog: opts.auditLog } : {}),
       banner: false,
-      log: () => undefined,
+      log: opts.log ?? (() => undefined),
     });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
