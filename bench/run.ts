@@ -43,7 +43,9 @@ const HELP = `npm run bench [-- options]
                        report medians (default 3, quick 1)
   --stream-mib N       size of the streamed upload and download (default 200, quick 50)
   --idle N             idle keep-alive connections (default 1000)
-  --sidecar auto|dist|tsx  how to run the sidecar (default auto: dist, building it if stale)
+  --sidecar auto|dist|head|tsx  which sidecar: auto (default) uses dist/ when newer than src/,
+                       else runs npm run build, else builds the last commit apart (head),
+                       else runs src/ with tsx
   --node-flags='F ...' extra node flags for the sidecar (experiments, e.g. --node-flags=--max-semi-space-size=4)
   --no-pin             do not pin processes to CPUs
   --strict             exit 1 when a target FAILs
@@ -91,7 +93,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
     }
   }
   const mode = values.sidecar ?? 'auto';
-  if (!['auto', 'dist', 'tsx'].includes(mode)) throw new Error(`--sidecar must be auto, dist or tsx`);
+  if (!['auto', 'dist', 'head', 'tsx'].includes(mode)) throw new Error(`--sidecar must be auto, dist, head or tsx`);
   return {
     quick,
     only,
@@ -186,7 +188,7 @@ async function main(): Promise<number> {
   try {
     log(`bench: ${workloads.join(', ')} | generator ${opts.generator} | ${pin ? 'pinned' : 'not pinned'} | tmp ${tmp}`);
     const needsSidecar = workloads.some((w) => w !== 'json') || contenders.some((c) => !['direct', 'nginx', 'tinyproxy', 'mitmdump'].includes(c));
-    const launcher = needsSidecar ? findSidecar(ROOT, opts.sidecarMode, log) : 'not needed';
+    const launcher = needsSidecar ? findSidecar(ROOT, opts.sidecarMode, log, tmp) : 'not needed';
     if (typeof launcher === 'string') {
       if (needsSidecar) report.notes.push(`sidecar not runnable, its contenders and workloads are skipped: ${launcher}`);
     } else {

@@ -5,7 +5,7 @@
  * any exit path. Only processes started here are ever signalled, and only by pid.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -284,4 +284,59 @@ export class RssSampler {
     this.sample();
     return { maxRss: this.maxRss, hwm: memoryOf(this.pid)?.hwm ?? 0, samples: this.samples };
   }
+}
+
+let clkTck: number | undefined;
+function ticksPerSecond(): number {
+  if (clkTck === undefined) {
+    const r = runSync('getconf', ['CLK_TCK'], 5000);
+    const n = Number(r.stdout.trim());
+    clkTck = r.status === 0 && n > 0 ? n : 100;
+  }
+  return clkTck;
+}
+
+function descendants(pid: number, out: number[], depth = 0): void {
+  out.push(pid);
+  if (depth > 4) return;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of tids) {
+    let kids = '';
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const k of kids.split(/\s+/).filter(Boolean)) descendants(Number(k), out, depth + 1);
+  }
+}
+
+/**
+ * CPU time (user + system, all threads) used so far by a process and its descendants
+ * (nginx's workers), in milliseconds; undefined when /proc is unavailable. CPU per
+ * request is far steadier than throughput on a machine shared with other work.
+ */
+export function cpuMsOf(pid: number): number | undefined {
+  const pids: number[] = [];
+  descendants(pid, pids);
+  let ticks = 0;
+  let seen = false;
+  for (const p of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name (which may contain spaces) start at field 3.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(rest[11] ?? 0) + Number(rest[12] ?? 0); // utime, stime (fields 14, 15)
+    seen = true;
+  }
+  return seen ? (ticks * 1000) / ticksPerSecond() : undefined;
 }

@@ -18,13 +18,16 @@ export type ContenderName =
   | 'tinyproxy'
   | 'mitmdump';
 
+/** One measurement, with the CPU the proxy (and, for sidecar contenders, the vault) spent on it. */
+export type RoundResult = LoadResult & { proxyCpuMs?: number | undefined; vaultCpuMs?: number | undefined };
+
 export interface JsonRow {
   readonly name: ContenderName;
   readonly kind: 'direct' | 'sidecar' | 'anchor';
   status: 'ok' | 'skipped' | 'error';
   note?: string;
   /** One measurement per round. */
-  readonly rounds: LoadResult[];
+  readonly rounds: RoundResult[];
   /** Medians over rounds. */
   rps?: number;
   p50Ms?: number;
@@ -32,6 +35,10 @@ export interface JsonRow {
   badStatus?: number;
   errors?: number;
   readErrors?: number;
+  /** Median CPU time of the proxy process(es) per request, microseconds. */
+  cpuUsPerReq?: number;
+  /** The development vault's, for sidecar contenders. */
+  vaultCpuUsPerReq?: number;
 }
 
 export interface SseRow {
@@ -110,7 +117,7 @@ export function formatJson(r: Report, title: string): string {
   const direct = row(r, 'direct');
   const nginx = row(r, 'nginx');
   const rows = r.json.map((j) => {
-    if (j.status !== 'ok') return [j.name, j.status, '', '', '', '', '', '', j.note ?? ''];
+    if (j.status !== 'ok') return [j.name, j.status, '', '', '', '', '', '', '', '', j.note ?? ''];
     const rps = j.rps ?? 0;
     return [
       j.name,
@@ -120,11 +127,13 @@ export function formatJson(r: Report, title: string): string {
       direct ? `+${f2((j.p99Ms ?? 0) - (direct.p99Ms ?? 0))}` : '',
       direct?.rps ? `${f2(rps / direct.rps)}x` : '',
       nginx?.rps ? `${f2(rps / nginx.rps)}x` : '',
+      j.cpuUsPerReq ? f0(j.cpuUsPerReq) : '',
+      j.cpuUsPerReq && nginx?.cpuUsPerReq ? `${f2(nginx.cpuUsPerReq / j.cpuUsPerReq)}x` : '',
       String((j.badStatus ?? 0) + (j.errors ?? 0)),
       [j.note, j.readErrors ? `${f0(j.readErrors)} conns closed by proxy` : ''].filter(Boolean).join('; '),
     ];
   });
-  return `${title}\n${table(['contender', 'req/s', 'p50 ms', 'p99 ms', 'p99-direct', 'vs direct', 'vs nginx', 'errors', 'note'], rows)}`;
+  return `${title}\n${table(['contender', 'req/s', 'p50 ms', 'p99 ms', 'p99-direct', 'vs direct', 'vs nginx', 'CPU us/req', 'per-CPU vs nginx', 'errors', 'note'], rows)}`;
 }
 
 export function formatSse(r: Report): string {
@@ -176,6 +185,12 @@ export function formatIdle(i: IdleReport): string {
   );
 }
 
+/** The same ratio in requests per CPU-second of the proxy, steadier on a busy machine. */
+function perCpu(a: JsonRow, b: JsonRow): string {
+  if (!a.cpuUsPerReq || !b.cpuUsPerReq) return '';
+  return ` (per proxy CPU-second: ${f2(b.cpuUsPerReq / a.cpuUsPerReq)}x)`;
+}
+
 /** Judges the issue's targets from this run's figures. */
 export function judge(r: Report): Target[] {
   const t: Target[] = [];
@@ -194,7 +209,7 @@ export function judge(r: Report): Target[] {
     'cache-hit throughput >= 0.5x nginx',
     cache && nginx ? (cache.rps ?? 0) >= 0.5 * (nginx.rps ?? 0) : undefined,
     cache && nginx
-      ? `${f0(cache.rps ?? 0)} vs ${f0(nginx.rps ?? 0)} req/s = ${f2((cache.rps ?? 0) / (nginx.rps || 1))}x`
+      ? `${f0(cache.rps ?? 0)} vs ${f0(nginx.rps ?? 0)} req/s = ${f2((cache.rps ?? 0) / (nginx.rps || 1))}x${perCpu(cache, nginx)}`
       : skip(!cache ? 'cache-hit' : 'nginx'),
   );
   add(
@@ -202,7 +217,7 @@ export function judge(r: Report): Target[] {
     'cache-hit throughput >= 5x tinyproxy',
     cache && tiny ? (cache.rps ?? 0) >= 5 * (tiny.rps ?? 0) : undefined,
     cache && tiny
-      ? `${f0(cache.rps ?? 0)} vs ${f0(tiny.rps ?? 0)} req/s = ${f2((cache.rps ?? 0) / (tiny.rps || 1))}x`
+      ? `${f0(cache.rps ?? 0)} vs ${f0(tiny.rps ?? 0)} req/s = ${f2((cache.rps ?? 0) / (tiny.rps || 1))}x${perCpu(cache, tiny)}`
       : skip(!cache ? 'cache-hit' : 'tinyproxy'),
   );
   add(
@@ -210,7 +225,7 @@ export function judge(r: Report): Target[] {
     'vault-every-request throughput >= 0.5x cache-hit',
     cache && vault ? (vault.rps ?? 0) >= 0.5 * (cache.rps ?? 0) : undefined,
     cache && vault
-      ? `${f0(vault.rps ?? 0)} vs ${f0(cache.rps ?? 0)} req/s = ${f2((vault.rps ?? 0) / (cache.rps || 1))}x`
+      ? `${f0(vault.rps ?? 0)} vs ${f0(cache.rps ?? 0)} req/s = ${f2((vault.rps ?? 0) / (cache.rps || 1))}x${perCpu(vault, cache)}`
       : skip(!cache ? 'cache-hit' : 'vault-every'),
   );
   add(

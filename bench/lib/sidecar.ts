@@ -1,20 +1,21 @@
 /**
  * The system under test: finds a runnable sidecar (the built `dist/` when it is up to
- * date, else a fresh `npm run build`, else `tsx src/main.ts`), makes a throw-away
+ * date, else a fresh `npm run build`, else a build of the last commit in a temporary
+ * directory, else `tsx src/main.ts`), makes a throw-away
  * agent key, development vault file and routes.yaml, and starts the development vault
  * and the sidecar on loopback ephemeral ports. The sidecar is pinned to its own CPU;
  * the vault, an outside service, sits with the upstream and the load generator.
  */
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from './http.js';
 import { freePort, type Processes, runSync, sleep, type Spawned, waitForPort } from './proc.js';
 
-export type SidecarMode = 'auto' | 'dist' | 'tsx';
+export type SidecarMode = 'auto' | 'dist' | 'head' | 'tsx';
 
 /** How to launch the sidecar's CLI: `node [pre...] entry ...`. */
 export interface SidecarLauncher {
-  readonly kind: 'dist' | 'tsx';
+  readonly kind: 'dist' | 'head' | 'tsx';
   /** Node flags before the entry (`--import tsx` for source). */
   readonly pre: readonly string[];
   readonly entry: string;
@@ -47,10 +48,31 @@ function helpWorks(root: string, pre: readonly string[], entry: string): string 
 }
 
 /**
- * A runnable sidecar, or the reason there is none. `auto` prefers the built dist when
- * it is newer than src/, otherwise builds; falls back to running the source with tsx.
+ * Builds the last commit (`git archive HEAD`) in `dir`, for when the work tree holds
+ * someone's unfinished change that does not compile. Returns the launcher or why not.
  */
-export function findSidecar(root: string, mode: SidecarMode, log: (s: string) => void): SidecarLauncher | string {
+function buildHead(root: string, dir: string, log: (s: string) => void): SidecarLauncher | string {
+  const rev = runSync('git', ['rev-parse', '--short', 'HEAD'], 10_000, { cwd: root }).stdout.trim();
+  log(`building the last commit (${rev || 'HEAD'}) in ${dir} ...`);
+  mkdirSync(dir, { recursive: true });
+  const files = ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
+  const tar = runSync('sh', ['-c', `git archive HEAD ${files.join(' ')} | tar -x -C "${dir}"`], 60_000, { cwd: root });
+  if (tar.status !== 0) return `git archive failed: ${tar.stderr.trim()}`;
+  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const b = runSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], 300_000, { cwd: dir });
+  if (b.status !== 0) return `build of ${rev} failed: ${(b.stdout + b.stderr).trim().split('\n').slice(0, 3).join(' | ')}`;
+  const entry = join(dir, 'dist', 'main.js');
+  const why = helpWorks(dir, [], entry);
+  return why === undefined ? { kind: 'head', pre: [], entry, note: `last commit ${rev}, built apart from the work tree` } : `head: ${why}`;
+}
+
+/**
+ * A runnable sidecar, or the reason there is none. `auto` prefers the built dist when
+ * it is newer than src/, otherwise builds the work tree, otherwise the last commit;
+ * the last resort runs the source with tsx (slower: source maps, no build).
+ */
+export function findSidecar(root: string, mode: SidecarMode, log: (s: string) => void, tmp: string): SidecarLauncher | string {
   const src = join(root, 'src', 'main.ts');
   const dist = join(root, 'dist', 'main.js');
   if (!existsSync(src) && !existsSync(dist)) return 'no src/main.ts or dist/main.js yet';
@@ -66,6 +88,7 @@ export function findSidecar(root: string, mode: SidecarMode, log: (s: string) =>
   };
   if (mode === 'tsx') return tryTsx();
   if (mode === 'dist') return tryDist('dist (as found)');
+  if (mode === 'head') return buildHead(root, join(tmp, 'head'), log);
   const fresh = existsSync(dist) && existsSync(join(root, 'src')) && statSync(dist).mtimeMs >= newestMtime(join(root, 'src'));
   if (fresh) {
     const d = tryDist('dist (up to date with src)');
@@ -77,11 +100,14 @@ export function findSidecar(root: string, mode: SidecarMode, log: (s: string) =>
     const d = tryDist('dist (freshly built)');
     if (typeof d !== 'string') return d;
   } else {
-    log(`npm run build failed (exit ${b.status}); trying the source with tsx`);
-    log((b.stdout + b.stderr).trim().split('\n').slice(0, 8).join('\n'));
+    log(`npm run build failed (exit ${b.status}): the work tree does not compile`);
+    log((b.stdout + b.stderr).trim().split('\n').slice(0, 5).join('\n'));
   }
+  const h = buildHead(root, join(tmp, 'head'), log);
+  if (typeof h !== 'string') return h;
+  log(`${h}; trying the source with tsx`);
   const t = tryTsx();
-  return typeof t === 'string' ? `no runnable sidecar: build exit ${b.status}; ${t}` : t;
+  return typeof t === 'string' ? `no runnable sidecar: build exit ${b.status}; ${h}; ${t}` : t;
 }
 
 export interface SidecarSetup {

@@ -10,9 +10,9 @@ import { analyseProfile } from '../profile.js';
 import { type AnchorName, type AnchorRunning, startAnchor } from './anchors.js';
 import { getJson, request } from './http.js';
 import { openIdle } from './idle.js';
-import { type Generator, type LoadResult, type LoadTarget, runLoad } from './load.js';
-import { memoryOf, type Processes, RssSampler, sleep, type Spawned } from './proc.js';
-import type { ContenderName, JsonRow, Report } from './report.js';
+import { type Generator, type LoadTarget, runLoad } from './load.js';
+import { cpuMsOf, memoryOf, type Processes, RssSampler, sleep, type Spawned } from './proc.js';
+import type { ContenderName, JsonRow, Report, RoundResult } from './report.js';
 import {
   HOSTS,
   PREFIX,
@@ -213,7 +213,18 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
             }
           }
           if (round === 0 && ctx.opts.warmupS > 0) await runLoad(ctx.procs, target, ctx.opts.warmupS, loadOpts);
-          const r = await runLoad(ctx.procs, target, ctx.opts.durationS, loadOpts);
+          const proxyPid = row.kind === 'sidecar' ? sc?.child.pid : anchor?.child.pid;
+          const vaultPid = row.kind === 'sidecar' ? vaultSetup?.vault.pid : undefined;
+          const cpu0 = proxyPid === undefined ? undefined : cpuMsOf(proxyPid);
+          const vcpu0 = vaultPid === undefined ? undefined : cpuMsOf(vaultPid);
+          const load = await runLoad(ctx.procs, target, ctx.opts.durationS, loadOpts);
+          const cpu1 = proxyPid === undefined ? undefined : cpuMsOf(proxyPid);
+          const vcpu1 = vaultPid === undefined ? undefined : cpuMsOf(vaultPid);
+          const r: RoundResult = {
+            ...load,
+            proxyCpuMs: cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined,
+            vaultCpuMs: vcpu0 !== undefined && vcpu1 !== undefined ? vcpu1 - vcpu0 : undefined,
+          };
           row.rounds.push(r);
           ctx.log(
             `  ${c.padEnd(12)} ${Math.round(r.rps).toString().padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms` +
@@ -248,7 +259,12 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
       row.note ??= 'not measured';
       continue;
     }
-    const pick = (f: (r: LoadResult) => number): number => median(row.rounds.map(f));
+    const pick = (f: (r: RoundResult) => number): number => median(row.rounds.map(f));
+    const perReq = (ms: number | undefined, r: RoundResult): number => (ms !== undefined && r.requests > 0 ? (ms * 1000) / r.requests : NaN);
+    const cpu = row.rounds.map((r) => perReq(r.proxyCpuMs, r)).filter((x) => Number.isFinite(x));
+    const vcpu = row.rounds.map((r) => perReq(r.vaultCpuMs, r)).filter((x) => Number.isFinite(x));
+    if (cpu.length) row.cpuUsPerReq = median(cpu);
+    if (vcpu.length) row.vaultCpuUsPerReq = median(vcpu);
     row.rps = pick((r) => r.rps);
     row.p50Ms = pick((r) => r.p50Ms);
     row.p99Ms = pick((r) => r.p99Ms);
