@@ -22,6 +22,7 @@ interface CallFrame {
 interface ProfileNode {
   readonly id: number;
   readonly callFrame: CallFrame;
+  readonly children?: readonly number[];
 }
 interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
@@ -54,6 +55,8 @@ export interface ProfileSummary {
   readonly busyMs: number;
   readonly gcMs: number;
   readonly top: readonly ProfileEntry[];
+  /** The sidecar's own functions by inclusive time (self + callees), each sample counted once per function. */
+  readonly sidecarInclusive: readonly ProfileEntry[];
   readonly byArea: readonly { area: string; selfMs: number; pct: number }[];
 }
 
@@ -101,6 +104,10 @@ export function analyseProfile(file: string, topN = 20, window?: ProfileWindow):
   const samples = prof.samples ?? [];
   const deltas = prof.timeDeltas ?? [];
   const selfUs = new Map<number, number>();
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = (f: CallFrame): string => `${f.functionName}\u0000${f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : ''}`;
+  const inclusive = new Map<string, { f: CallFrame; us: number }>();
   // Sample i is taken at startTime + deltas[0..i] and covers the time until sample i+1
   // (the DevTools convention).
   let at = prof.startTime;
@@ -110,8 +117,20 @@ export function analyseProfile(file: string, topN = 20, window?: ProfileWindow):
     if (window && (at < window.fromUs || at > window.toUs)) continue;
     kept += 1;
     const id = samples[i] ?? 0;
-    const dt = deltas[i + 1] ?? 0;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
+    const dt = Math.max(0, deltas[i + 1] ?? 0);
+    selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
+    // Inclusive time of the sidecar's own frames on this sample's stack.
+    const seen = new Set<string>();
+    for (let n: number | undefined = id; n !== undefined; n = parent.get(n)) {
+      const f = byId.get(n)?.callFrame;
+      if (!f || !/\/(?:src|dist)\//.test(f.url) || f.url.includes('/node_modules/')) continue;
+      const k = keyOf(f);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const e = inclusive.get(k) ?? { f, us: 0 };
+      e.us += dt;
+      inclusive.set(k, e);
+    }
   }
   const fn = new Map<string, { name: string; where: string; area: string; us: number }>();
   const area = new Map<string, number>();
@@ -142,10 +161,20 @@ export function analyseProfile(file: string, topN = 20, window?: ProfileWindow):
     .sort((x, y) => y.us - x.us)
     .slice(0, topN)
     .map((e) => ({ name: e.name, where: e.where, area: e.area, selfMs: e.us / 1000, pct: pct(e.us) }));
+  const sidecarInclusive = [...inclusive.values()]
+    .sort((x, y) => y.us - x.us)
+    .slice(0, topN)
+    .map(({ f, us }) => ({
+      name: f.functionName || '(anonymous)',
+      where: `${shortUrl(f.url)}:${f.lineNumber + 1}`,
+      area: areaOf(f),
+      selfMs: us / 1000,
+      pct: pct(us),
+    }));
   const byArea = [...area.entries()]
     .sort((x, y) => y[1] - x[1])
     .map(([a, us]) => ({ area: a, selfMs: us / 1000, pct: pct(us) }));
-  return { file, window, samples: kept, totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, gcMs: gcUs / 1000, top, byArea };
+  return { file, window, samples: kept, totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, gcMs: gcUs / 1000, top, sidecarInclusive, byArea };
 }
 
 /** Human-readable summary: top functions by self time, then time by area. */
@@ -160,6 +189,14 @@ export function formatProfile(s: ProfileSummary, areas = 15): string {
       `  ${String(i + 1).padStart(2)}. ${e.pct.toFixed(1).padStart(5)}% ${e.selfMs.toFixed(0).padStart(6)} ms  ${e.name.slice(0, 40).padEnd(40)} ${e.where}`,
     );
   });
+  if (s.sidecarInclusive.length) {
+    lines.push(`  the sidecar's own functions by inclusive time (self + callees, % of busy):`);
+    s.sidecarInclusive.forEach((e, i) => {
+      lines.push(
+        `  ${String(i + 1).padStart(2)}. ${e.pct.toFixed(1).padStart(5)}% ${e.selfMs.toFixed(0).padStart(6)} ms  ${e.name.slice(0, 40).padEnd(40)} ${e.where}`,
+      );
+    });
+  }
   lines.push('  self time by area:');
   for (const a of s.byArea.slice(0, areas)) {
     lines.push(`      ${a.pct.toFixed(1).padStart(5)}% ${a.selfMs.toFixed(0).padStart(6)} ms  ${a.area}`);
