@@ -32,6 +32,8 @@ export class TunnelRecord {
   detail: string | null = null;
   #open = false;
   #done = false;
+  /** The catalogue status of `code` (the agent may already have had a 200). */
+  #codeStatus = 0;
 
   constructor(
     private readonly log: Logger,
@@ -50,6 +52,7 @@ export class TunnelRecord {
     const e = toSidecarError(err);
     this.decision = 'refused';
     this.code = e.code;
+    this.#codeStatus = e.status;
     if (!this.#open) this.status = e.status;
     const cause = err instanceof InterceptError ? err : e.cause;
     if (cause instanceof GateRefusal) {
@@ -101,9 +104,9 @@ export class TunnelRecord {
     if (this.decision === 'tunnel') return 'passthrough';
     if (this.decision !== 'refused') return 'forwarded';
     if (this.code === null) return 'client_abort';
-    if (this.status === 400) return 'bad_request';
-    if (this.status === 403) return 'denied';
-    if (this.status === 502 || this.status === 504) return 'upstream_error';
+    if (this.#codeStatus === 400 || this.#codeStatus === 408) return 'bad_request';
+    if (this.#codeStatus === 403) return 'denied';
+    if (this.#codeStatus === 502 || this.#codeStatus === 504) return 'upstream_error';
     return 'error';
   }
 }
