@@ -21,7 +21,7 @@ import { VaultClient, type VaultEndpoint } from './vault/client.js';
 import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
 import { gateFor, resolveEndpoint } from './proxy/address-gate.js';
-import { createTunnels } from './proxy/tunnels.js';
+import { createTunnels, loadInterceptor } from './proxy/tunnels.js';
 
 export interface SidecarOptions {
   readonly config: Config;
@@ -77,6 +77,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   let snap = buildSnapshot(opts.config, 1);
   metrics.setConfig(snap.config.hash);
 
+  // The interception CA is checked before anything starts, so a bad key fails start-up cleanly.
+  const interceptor = await loadInterceptor(snap.config, log);
   metrics.setVaultState('connecting');
   let vault = await createVaultClient(snap.config, env, log, metrics);
   vault.start();
@@ -91,7 +93,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const draining = new Draining();
   const pipeline = new Pipeline({ snapshot: () => snap, vault: () => vault, resolver, upstreams, metrics, log });
 
-  const tunnels = await createTunnels({ config: snap.config, pipeline, snapshot: () => snap, log, metrics, draining, gate });
+  const tunnels = createTunnels({ config: snap.config, pipeline, snapshot: () => snap, log, metrics, draining, gate, interceptor });
   const server: Server = createProxyServer(
     { pipeline, snapshot: () => snap, log, isDraining: () => draining.active, onConnect: tunnels.onConnect, onUpgrade: tunnels.onUpgrade },
     snap.config.limits,

@@ -1,8 +1,9 @@
 /**
  * Wiring for CONNECT tunnels, TLS interception and WebSocket upgrades, so the
- * composition root needs one call: loads the interception CA when `tls.ca_dir` is set
- * (refusing a key readable by others), builds the internal HTTP server for tunnels
- * (registered with the drain), and returns the listener's `connect`/`upgrade` hooks.
+ * composition root needs two calls: `loadInterceptor` loads the interception CA when
+ * `tls.ca_dir` is set (refusing a key readable by others) before anything starts, and
+ * `createTunnels` builds the internal HTTP server for tunnels (registered with the
+ * drain) and returns the listener's `connect`/`upgrade` hooks.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -28,6 +29,8 @@ export interface TunnelsDeps {
   readonly metrics: Metrics;
   readonly draining: Draining;
   readonly gate: GateOptions;
+  /** From `loadInterceptor`; null when no CA is configured. */
+  readonly interceptor: Interceptor | null;
 }
 
 export interface Tunnels {
@@ -40,12 +43,17 @@ export interface Tunnels {
 const TUNNEL_IDLE_MS = 300_000;
 const TUNNEL_CONNECT_MS = 10_000;
 
-export async function createTunnels(d: TunnelsDeps): Promise<Tunnels> {
-  const caDir = d.config.tls.caDir;
-  const ca = caDir === undefined ? null : await loadCa(caDir, { warn: (m) => d.log.warn(m) });
-  const interceptor = ca === null ? null : new Interceptor(ca);
-  if (ca !== null) d.log.info({ ca: ca.dir, fingerprint256: ca.cert.fingerprint256 }, 'TLS interception enabled for credential routes');
+/** Load the interception CA from `tls.ca_dir` (throws with the fix when it is unsafe or broken), or null when unset. */
+export async function loadInterceptor(config: Config, log: Logger): Promise<Interceptor | null> {
+  const caDir = config.tls.caDir;
+  if (caDir === undefined) return null;
+  const ca = await loadCa(caDir, { warn: (m) => log.warn(m) });
+  log.info({ ca: ca.dir, fingerprint256: ca.cert.fingerprint256 }, 'TLS interception enabled for credential routes');
+  return new Interceptor(ca);
+}
 
+export function createTunnels(d: TunnelsDeps): Tunnels {
+  const interceptor = d.interceptor;
   const base = { pipeline: d.pipeline, snapshot: d.snapshot, isDraining: () => d.draining.active };
   const upgrade = createUpgradeHandler({ ...base, draining: d.draining, idleTimeoutMs: TUNNEL_IDLE_MS });
   const inner = new InnerHttp({ dispatch: (req, res, t) => dispatchRequest(base, req, res, t), upgrade, log: d.log }, d.config.limits);
