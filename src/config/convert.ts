@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config, EgressSettings, HostPort, LimitsSettings, Route, TlsSettings, VaultSettings } from './types.js';
 import type { Issues } from './context.js';
+import { convertAgents } from './agents.js';
 import { checkAddress, checkConfigHost } from './hosts.js';
 import { checkRouteNames, checkRouteTable } from './overlap.js';
 import { convertRoute } from './routes.js';
@@ -143,6 +144,15 @@ export function convertConfig(
   });
   if (Array.isArray(w.routes)) checkRouteNames(issues, w.routes);
   checkRouteTable(issues, located);
+  const agents = convertAgents(
+    issues,
+    Array.isArray(w.agents) && !broken.has('agents') ? w.agents : undefined,
+    (i) => ok(`agents[${i}]`),
+    Array.isArray(w.routes) ? w.routes : [],
+    located.map((l) => l.route),
+    { listen: listen ?? DEFAULTS.listen, admin },
+    (p) => expandPath(p, opts),
+  );
   return {
     version: 1,
     listen: listen ?? DEFAULTS.listen,
@@ -152,5 +162,6 @@ export function convertConfig(
     tls: ok('tls') ? convertTls(w, opts) : { caDir: undefined, upstreamCaFile: undefined },
     limits: ok('limits') ? convertLimits(issues, w) : DEFAULTS.limits,
     routes: located.map((l) => l.route),
+    agents,
   };
 }

@@ -7,6 +7,7 @@
 import { checkPathPattern, checkPrefix, isWildcardHost } from '../routing/pattern.js';
 import type { InjectSpec, Route, RouteMatch, Upstream } from './types.js';
 import type { Issues } from './context.js';
+import { checkCredentialTemplate, convertRateLimit } from './agents.js';
 import { checkConfigHost, checkUpstream } from './hosts.js';
 import type { WireRoute } from './schema.js';
 import type { Seg } from './yaml-doc.js';
@@ -124,6 +125,7 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
   }
   const upstream = convertUpstream(issues, at, w, match.host);
   const credential = w.credential ?? null;
+  if (credential !== null) checkCredentialTemplate(issues, [...at, 'credential'], credential);
   const mode = w.mode ?? 'inject';
   if (mode === 'delegate' && credential === null) {
     issues.add([...at, 'mode'], 'mode: delegate needs a credential: the vault makes the request with it');
@@ -143,6 +145,7 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
     idleMs: issues.duration([...at, 'timeouts', 'idle'], t.idle, ROUTE_DEFAULTS.idleMs),
   };
   const maxBodyBytes = issues.size([...at, 'max_body'], w.max_body, ROUTE_DEFAULTS.maxBodyBytes);
+  const rateLimit = convertRateLimit(issues, [...at, 'rate_limit'], w.rate_limit);
   if (issues.list.length !== before || upstream === undefined) return undefined;
   return {
     name: w.name,
@@ -159,5 +162,6 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
     timeouts,
     maxBodyBytes,
     line: issues.line(at),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
   };
 }

@@ -64,6 +64,26 @@ export interface WireRoute {
   keep_cookies?: boolean;
   timeouts?: { connect?: WireDuration; headers?: WireDuration; idle?: WireDuration };
   max_body?: string | number;
+  rate_limit?: WireRateLimit;
+}
+
+/** A token bucket (`requests` per `per`, holding `burst`) and/or a cap on concurrent streams. */
+export interface WireRateLimit {
+  requests?: number;
+  per?: 'second' | 'minute';
+  burst?: number;
+  max_streams?: number;
+}
+
+/** Gateway mode: one agent that shares this sidecar (DESIGN "Gateway mode adds agents"). */
+export interface WireAgent {
+  name: string;
+  token_sha256?: string;
+  vault?: { agent: string; key_file: string; passphrase_env?: string };
+  routes: string[];
+  placeholders?: string[];
+  listen?: string;
+  rate_limit?: WireRateLimit;
 }
 
 export interface WireConfig {
@@ -75,11 +95,33 @@ export interface WireConfig {
   tls?: WireTls;
   limits?: WireLimits;
   routes?: WireRoute[] | null;
+  agents?: WireAgent[];
 }
 
 const duration = { type: ['string', 'number'], 'x-message': 'must be a duration such as 500ms, 2s, 1m or 1h' };
 const size = { type: ['string', 'integer'], 'x-message': 'must be a size in bytes or such as 512kb or 1mb' };
 const nonEmpty = { type: 'string', minLength: 1 };
+const count = (max: number) => ({ type: 'integer', minimum: 1, maximum: max, 'x-message': `must be a whole number from 1 to ${max}` });
+const rateLimit = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    requests: count(1_000_000),
+    per: { enum: ['second', 'minute'] },
+    burst: count(1_000_000),
+    max_streams: count(100_000),
+  },
+};
+const agentName = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$',
+  'x-message': 'an agent name is letters, digits, "_", "." and "-", starting with a letter or digit',
+};
+const envName = {
+  type: 'string',
+  pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+  'x-message': 'must be the NAME of an environment variable (not the passphrase itself)',
+};
 const obj = (properties: Record<string, unknown>, required: string[] = []) => ({
   type: 'object',
   additionalProperties: false,
@@ -124,8 +166,29 @@ const route = obj(
     keep_cookies: { type: 'boolean' },
     timeouts: obj({ connect: duration, headers: duration, idle: duration }),
     max_body: size,
+    rate_limit: rateLimit,
   },
   ['name'],
+);
+
+const agent = obj(
+  {
+    name: { ...agentName, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', 'x-message': `${agentName['x-message']} (at most 64)` },
+    token_sha256: {
+      type: 'string',
+      pattern: '^[0-9a-fA-F]{64}$',
+      'x-message': 'must be the sha256 of the proxy token as 64 hex digits (printf %s "$TOKEN" | sha256sum), never the token itself',
+    },
+    vault: obj({ agent: agentName, key_file: nonEmpty, passphrase_env: envName }, ['agent', 'key_file']),
+    routes: { type: 'array', items: nonEmpty },
+    placeholders: {
+      type: 'array',
+      items: { type: 'string', minLength: 8, maxLength: 512, 'x-message': 'a placeholder is a string of 8 to 512 characters (shorter ones would trip on ordinary text)' },
+    },
+    listen: nonEmpty,
+    rate_limit: rateLimit,
+  },
+  ['name', 'routes'],
 );
 
 /** The JSON Schema of routes.yaml (draft-07 vocabulary, as ajv's default build understands). */
@@ -136,19 +199,11 @@ export const ROUTES_SCHEMA = obj(
     admin: { type: ['string', 'boolean', 'null'], 'x-message': 'must be an address such as 127.0.0.1:9090, or false to disable' },
     vault: obj(
       {
-        agent: {
-          type: 'string',
-          pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$',
-          'x-message': 'an agent name is letters, digits, "_", "." and "-", starting with a letter or digit',
-        },
+        agent: agentName,
         socket: nonEmpty,
         tcp: nonEmpty,
         key_file: nonEmpty,
-        passphrase_env: {
-          type: 'string',
-          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
-          'x-message': 'must be the NAME of an environment variable (not the passphrase itself)',
-        },
+        passphrase_env: envName,
         timeout: duration,
       },
       ['agent'],
@@ -169,10 +224,7 @@ export const ROUTES_SCHEMA = obj(
       shutdown_timeout: duration,
     }),
     routes: { type: ['array', 'null'], items: route },
-    agents: {
-      not: {},
-      'x-message': 'gateway mode (agents) is not supported by this version; remove the agents section (it is refused rather than ignored, so per-agent authentication is never silently off)',
-    },
+    agents: { type: 'array', items: agent },
   },
   ['version', 'vault'],
 );

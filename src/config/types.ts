@@ -55,7 +55,7 @@ export interface Route {
   /** Base-URL prefix on the sidecar, e.g. `/openai`; matched on whole path segments. */
   readonly prefix: string | undefined;
   readonly upstream: Upstream;
-  /** Vault path of the credential; may contain `{agent}` in gateway mode. Null: no credential (plain forward). */
+  /** Vault path of the credential; may contain `{agent}` as a whole segment (the agent's name; `vault.agent` without `agents:`). Null: no credential (plain forward). */
   readonly credential: string | null;
   readonly mode: RouteMode;
   readonly inject: InjectSpec;
@@ -69,6 +69,46 @@ export interface Route {
   /** Delegate mode: the largest request body sent to the vault. */
   readonly maxBodyBytes: number;
   /** 1-based line of the route in routes.yaml, for messages. */
+  readonly line: number | undefined;
+  /** Per agent per route (per route without `agents:`); absent: no limit. */
+  readonly rateLimit?: RateLimit;
+}
+
+/** A token bucket: `requests` per `perMs`, holding at most `burst` (it starts full). */
+export interface TokenBucketSpec {
+  readonly requests: number;
+  readonly perMs: number;
+  readonly burst: number;
+}
+
+/** `rate_limit:` on an agent or a route. At least one of the two is set. */
+export interface RateLimit {
+  readonly bucket: TokenBucketSpec | undefined;
+  /** Concurrent requests, counted from dispatch until the response closes. */
+  readonly maxStreams: number | undefined;
+}
+
+/** Who the sidecar is toward the vault: an agent name and its Ed25519 key file. */
+export interface VaultIdentity {
+  readonly agent: string;
+  readonly keyFile: string;
+  readonly passphraseEnv: string | undefined;
+}
+
+/** Gateway mode: one agent sharing this sidecar (I14). */
+export interface AgentSettings {
+  readonly name: string;
+  /** Lowercase hex sha256 of the proxy token; undefined for an agent reached only through its own listener. */
+  readonly tokenSha256: string | undefined;
+  /** Undefined: the top-level `vault:` identity. */
+  readonly vault: VaultIdentity | undefined;
+  /** Names of the routes this agent may use. */
+  readonly routes: readonly string[];
+  /** Strings the agent's SDKs are given instead of keys; tripwires watch where they go. */
+  readonly placeholders: readonly string[];
+  /** A dedicated listener: every request on it is this agent, no token needed. */
+  readonly listen: HostPort | undefined;
+  readonly rateLimit: RateLimit | undefined;
   readonly line: number | undefined;
 }
 
@@ -120,6 +160,8 @@ export interface Config {
   readonly tls: TlsSettings;
   readonly limits: LimitsSettings;
   readonly routes: readonly Route[];
+  /** Gateway mode when non-empty; empty for the single-agent sidecar. */
+  readonly agents: readonly AgentSettings[];
   /** sha256 of the source text (hex, first 16 chars): `config_info{hash}`. */
   readonly hash: string;
   /** Where it came from, for messages. */
