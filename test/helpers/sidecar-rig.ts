@@ -18,6 +18,7 @@ import { startDevVault, type DevVault } from '../../src/devvault/server.js';
 import { bytesToHex } from '../../src/vault/hex.js';
 import { publicKeyFromSeed, writeKeyFile } from '../../src/vault/keys.js';
 import { startCaptureUpstream, type CaptureUpstream } from './capture-upstream.js';
+import { startVaultRelay, type VaultRelay } from './vault-relay.js';
 
 export const RIG_AGENT = 'rig-agent';
 
@@ -109,6 +110,8 @@ export interface RigOptions {
   readonly vaultTimeout?: string;
   /** Wait for the vault to be ready before returning (default true). */
   readonly waitReady?: boolean;
+  /** Put a framed relay (counting, garbage-injecting) between the sidecar and the dev vault. */
+  readonly relay?: boolean;
 }
 
 export interface Rig {
@@ -116,6 +119,7 @@ export interface Rig {
   readonly ups: Readonly<Record<string, CaptureUpstream>>;
   readonly all: readonly CaptureUpstream[];
   readonly vault: RestartableVault | null;
+  readonly relay: VaultRelay | null;
   readonly proxyPort: number;
   readonly adminPort: number;
   readonly adminUrl: string;
@@ -140,6 +144,8 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     dir = vault.dir;
     endpoint = { host: vault.host, port: vault.port };
   }
+  const relay = opts.relay && opts.vaultEndpoint === undefined ? await startVaultRelay(endpoint) : null;
+  if (relay !== null) endpoint = { host: '127.0.0.1', port: relay.port };
   const text = [
     'version: 1',
     'listen: 127.0.0.1:0',
@@ -172,6 +178,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     ups,
     all,
     vault,
+    relay,
     proxyPort: sidecar.proxy.port,
     adminPort: sidecar.admin?.port ?? 0,
     adminUrl: sidecar.admin ? `http://127.0.0.1:${sidecar.admin.port}` : '',
@@ -180,6 +187,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     async close(): Promise<void> {
       await sidecar.close(1000);
       for (const u of all) await u.close();
+      await relay?.close();
       if (vault !== null) await vault.dispose();
       else await rm(dir, { recursive: true, force: true });
     },
