@@ -144,6 +144,7 @@ async function main(): Promise<number> {
   const budgetMs = (opts.quick ? 5 : 15) * 60_000 + opts.rounds * 8 * (opts.durationS + opts.warmupS) * 1000;
 
   let cleaned = false;
+  let interrupted = false;
   const cleanup = async (): Promise<void> => {
     if (cleaned) return;
     cleaned = true;
@@ -153,6 +154,8 @@ async function main(): Promise<number> {
   process.on('exit', () => procs.killAllNow());
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
+      if (interrupted) return;
+      interrupted = true;
       log(`\n${sig}: stopping everything the bench started`);
       void cleanup().finally(() => process.exit(130));
     });
@@ -228,6 +231,7 @@ async function main(): Promise<number> {
     clearTimeout(watchdog);
   }
 
+  if (interrupted) return 130;
   report.targets = judge(report);
   report.meta.finished = new Date().toISOString();
   report.meta.seconds = Math.round((Date.now() - started.getTime()) / 1000);

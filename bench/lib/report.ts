@@ -97,6 +97,7 @@ const MB = 1024 * 1024;
 const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
 const f2 = (x: number): string => x.toFixed(2);
 const mib = (b: number): string => `${(b / MB).toFixed(1)} MiB`;
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 
 function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
@@ -124,7 +125,7 @@ export function formatJson(r: Report, title: string): string {
       f0(rps),
       f2(j.p50Ms ?? 0),
       f2(j.p99Ms ?? 0),
-      direct ? `+${f2((j.p99Ms ?? 0) - (direct.p99Ms ?? 0))}` : '',
+      direct ? signed((j.p99Ms ?? 0) - (direct.p99Ms ?? 0)) : '',
       direct?.rps ? `${f2(rps / direct.rps)}x` : '',
       nginx?.rps ? `${f2(rps / nginx.rps)}x` : '',
       j.cpuUsPerReq ? f0(j.cpuUsPerReq) : '',
@@ -233,7 +234,7 @@ export function judge(r: Report): Target[] {
     'cache-hit p99 at 32 connections <= direct p99 + 3 ms',
     cache && direct ? (cache.p99Ms ?? 0) <= (direct.p99Ms ?? 0) + 3 : undefined,
     cache && direct
-      ? `${f2(cache.p99Ms ?? 0)} ms vs direct ${f2(direct.p99Ms ?? 0)} ms (+${f2((cache.p99Ms ?? 0) - (direct.p99Ms ?? 0))})`
+      ? `${f2(cache.p99Ms ?? 0)} ms vs direct ${f2(direct.p99Ms ?? 0)} ms (${signed((cache.p99Ms ?? 0) - (direct.p99Ms ?? 0))})`
       : skip('cache-hit or direct'),
   );
   const sd = r.sse.find((s) => s.name === 'direct')?.result;
