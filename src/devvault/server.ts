@@ -143,7 +143,8 @@ export async function startDevVault(opts: StartDevVaultOptions = {}): Promise<De
 
   const listen = opts.listen ?? settings.listen ?? DEFAULT_LISTEN;
   const address = await bind(server, listen, log);
-  if (opts.banner) process.stderr.write(banner(address));
+  // The banner goes to stderr, or to the caller's log when it has one (the CLI's stream).
+  if (opts.banner) (opts.log ?? ((l: string) => process.stderr.write(l + '\n')))(banner(address));
   else log(`dev vault listening on ${describe(address)}`);
 
   let closed: Promise<void> | null = null;
@@ -222,6 +223,5 @@ function banner(a: ListenAddress): string {
     '#  SanctumAI vault for anything that matters.',
     `#  Listening on ${describe(a)}`,
     line,
-    '',
   ].join('\n');
 }
