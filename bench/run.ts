@@ -190,7 +190,7 @@ async function main(): Promise<number> {
 
   try {
     log(`bench: ${workloads.join(', ')} | generator ${opts.generator} | ${pin ? 'pinned' : 'not pinned'} | tmp ${tmp}`);
-    const needsSidecar = workloads.some((w) => w !== 'json') || contenders.some((c) => !['direct', 'nginx', 'tinyproxy', 'mitmdump'].includes(c));
+    const needsSidecar = workloads.some((w) => w !== 'json') || contenders.some((c) => !['direct', 'nginx', 'tinyproxy', 'mitmdump', 'node-relay'].includes(c));
     const launcher = needsSidecar ? findSidecar(ROOT, opts.sidecarMode, log, tmp) : 'not needed';
     if (typeof launcher === 'string') {
       if (needsSidecar) report.notes.push(`sidecar not runnable, its contenders and workloads are skipped: ${launcher}`);

@@ -16,14 +16,15 @@ export type ContenderName =
   | 'base-url'
   | 'nginx'
   | 'tinyproxy'
-  | 'mitmdump';
+  | 'mitmdump'
+  | 'node-relay';
 
 /** One measurement, with the CPU the proxy (and, for sidecar contenders, the vault) spent on it. */
 export type RoundResult = LoadResult & { proxyCpuMs?: number | undefined; vaultCpuMs?: number | undefined };
 
 export interface JsonRow {
   readonly name: ContenderName;
-  readonly kind: 'direct' | 'sidecar' | 'anchor';
+  readonly kind: 'direct' | 'sidecar' | 'anchor' | 'reference';
   status: 'ok' | 'skipped' | 'error';
   note?: string;
   /** One measurement per round. */

@@ -36,6 +36,7 @@ export const CONTENDERS = [
   'nginx',
   'tinyproxy',
   'mitmdump',
+  'node-relay',
 ] as const satisfies readonly ContenderName[];
 export const WORKLOADS = ['json', 'sse', 'stream', 'idle', 'profile'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
@@ -142,7 +143,7 @@ async function probe(ctx: Ctx, t: LoadTarget): Promise<string | undefined> {
   return undefined;
 }
 
-function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined, anchor: AnchorRunning | undefined): LoadTarget {
+function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined, anchor: { port: number } | undefined): LoadTarget {
   const fast = ctx.upstream.fast;
   switch (name) {
     case 'direct':
@@ -159,12 +160,25 @@ function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined
       return { port: anchor?.port ?? 0, path: '/json' };
     case 'tinyproxy':
     case 'mitmdump':
+    case 'node-relay':
       return { port: anchor?.port ?? 0, path: `http://127.0.0.1:${fast}/json`, host: `127.0.0.1:${fast}` };
   }
 }
 
+/** The bare node:http + undici relay (bench/node-relay.ts), pinned like a proxy under test. */
+async function startNodeRelay(ctx: Ctx): Promise<{ child: Spawned; port: number }> {
+  const child = ctx.procs.spawn('node-relay', process.execPath, ['--import', 'tsx', join(ctx.root, 'bench', 'node-relay.ts')], {
+    cpu: ctx.sidecarCpu,
+    cwd: ctx.root,
+    env: { ...process.env, BENCH_UPSTREAM: `http://127.0.0.1:${ctx.upstream.fast}`, BENCH_TOKEN: ctx.token },
+  });
+  const m = await child.waitFor(/LISTENING (\d+)/, 30_000);
+  return { child, port: Number(m[1]) };
+}
+
 function kindOf(name: ContenderName): JsonRow['kind'] {
   if (name === 'direct') return 'direct';
+  if (name === 'node-relay') return 'reference';
   return name === 'nginx' || name === 'tinyproxy' || name === 'mitmdump' ? 'anchor' : 'sidecar';
 }
 
@@ -181,6 +195,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
     ctx.report.json.push(row);
   }
   const anchors = new Map<ContenderName, AnchorRunning>();
+  let relay: { child: Spawned; port: number } | undefined;
   const loadOpts = { generator: ctx.opts.generator, connections: ctx.opts.connections, cpu: ctx.genCpu, tmpDir: ctx.tmp };
   const measureAll = async (sc: SidecarRunning | undefined): Promise<void> => {
     for (let round = 0; round < ctx.opts.rounds; round += 1) {
@@ -202,7 +217,11 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
             anchors.set(c, anchor);
             row.note = anchor.version;
           }
-          const target = targetFor(ctx, c, sc, anchor);
+          if (row.kind === 'reference' && !relay) {
+            relay = await startNodeRelay(ctx);
+            row.note = 'node:http + undici dispatch, no sidecar logic (reference)';
+          }
+          const target = targetFor(ctx, c, sc, row.kind === 'reference' ? { port: relay?.port ?? 0 } : anchor);
           if (round === 0) {
             const bad = await probe(ctx, target);
             if (bad) {
@@ -213,7 +232,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
             }
           }
           if (round === 0 && ctx.opts.warmupS > 0) await runLoad(ctx.procs, target, ctx.opts.warmupS, loadOpts);
-          const proxyPid = row.kind === 'sidecar' ? sc?.child.pid : anchor?.child.pid;
+          const proxyPid = row.kind === 'sidecar' ? sc?.child.pid : row.kind === 'reference' ? relay?.child.pid : anchor?.child.pid;
           const vaultPid = row.kind === 'sidecar' ? vaultSetup?.vault.pid : undefined;
           const cpu0 = proxyPid === undefined ? undefined : cpuMsOf(proxyPid);
           const vcpu0 = vaultPid === undefined ? undefined : cpuMsOf(vaultPid);
@@ -251,6 +270,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
     }
   } finally {
     for (const a of anchors.values()) await ctx.procs.stop(a.child);
+    if (relay) await ctx.procs.stop(relay.child);
   }
   for (const row of rows.values()) {
     if (row.status !== 'ok') continue;
