@@ -21,7 +21,9 @@
 # image, the image config (user, healthcheck, entrypoint, stop signal, ports, labels),
 # `podman healthcheck run`, /healthz and /readyz from the host, a credential injected into a
 # request through the proxy (to an echo server on the container's loopback), a denied host,
-# writes outside /tmp refused, and SIGTERM (`podman stop`) ending with exit 0 promptly.
+# writes outside /tmp refused, and SIGTERM (`podman stop`) draining a request in flight and
+# ending with exit 0 promptly. Finally it runs examples/compose the way compose would (its
+# files, commands and healthchecks, as plain podman containers: podman-compose cannot run it).
 # All traffic stays on this machine: the only published port is bound to 127.0.0.1.
 #
 # Needs root (rootful podman), apt-get for the first run, and the Debian mirror for
@@ -37,7 +39,7 @@ for arg in "$@"; do
   case "$arg" in
     --no-install) INSTALL=0 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n "2,34p" "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +50,10 @@ ARTIFACTS_IMAGE=localhost/sanctum-check/artifacts:latest
 IMAGE=localhost/sanctum-sidecar:check
 VAULT_CTR=sanctum-check-vault
 SIDECAR_CTR=sanctum-check-sidecar
+C_PREFIX=sanctum-check-compose
+KEYS_VOL=sanctum-check-keys
+RUN_VOL=sanctum-check-run
+ALL_CTRS=("$SIDECAR_CTR" "$VAULT_CTR" "$C_PREFIX-init" "$C_PREFIX-vault" "$C_PREFIX-echo" "$C_PREFIX-sidecar")
 
 PASS=0
 FAIL=0
@@ -92,14 +98,16 @@ WORK="$(mktemp -d "$CACHE/run.XXXXXX")"
 PODMAN_LOG="$WORK/podman.log"
 cleanup() {
   if [ "$KEEP" = 0 ]; then
-    podman rm -f -t 0 "$SIDECAR_CTR" "$VAULT_CTR" >/dev/null 2>&1 || true
+    podman rm -f -t 0 "${ALL_CTRS[@]}" >/dev/null 2>&1 || true
+    podman volume rm -f "$KEYS_VOL" "$RUN_VOL" >/dev/null 2>&1 || true
     rm -rf "$WORK"
   else
-    echo "kept: containers $SIDECAR_CTR $VAULT_CTR, files $WORK"
+    echo "kept: containers ${ALL_CTRS[*]}, volumes $KEYS_VOL $RUN_VOL, files $WORK"
   fi
 }
 trap cleanup EXIT
-podman rm -f -t 0 "$SIDECAR_CTR" "$VAULT_CTR" >/dev/null 2>&1 || true
+podman rm -f -t 0 "${ALL_CTRS[@]}" >/dev/null 2>&1 || true
+podman volume rm -f "$KEYS_VOL" "$RUN_VOL" >/dev/null 2>&1 || true
 
 # --- build base (debootstrap) --------------------------------------------------------------
 step "base image (debootstrap)"
@@ -281,9 +289,11 @@ if podman exec "$SIDECAR_CTR" node dist/healthcheck.js --ready; then pass "node 
 if curl -s --max-time 3 "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -q '^sanctum_sidecar_'; then pass "/metrics has sanctum_sidecar_* series"; else fail "/metrics has no sanctum_sidecar_* series"; fi
 
 # A request through the proxy, inside the container's network namespace.
-podman exec -d "$SIDECAR_CTR" node -e "require('http').createServer((q,s)=>{s.setHeader('content-type','application/json');s.end(JSON.stringify(q.headers))}).listen(18081,'127.0.0.1')" >/dev/null
+podman exec -d "$SIDECAR_CTR" node -e "require('http').createServer((q,s)=>{s.setHeader('content-type','application/json');setTimeout(()=>s.end(JSON.stringify(q.headers)),q.url==='/slow'?2000:0)}).listen(18081,'127.0.0.1')" >/dev/null
 sleep 0.5
 PROXY_GET='const http=require("http");const r=http.request({host:"127.0.0.1",port:8080,method:"GET",path:process.argv[1],headers:{host:new URL(process.argv[1]).host}},res=>{let b="";res.on("data",d=>b+=d);res.on("end",()=>{console.log(res.statusCode+" "+b)})});r.on("error",e=>{console.log("ERR "+e.message)});r.end()'
+# The same, announcing on stderr once the request is on the wire (for the drain check).
+PROXY_GET_NOTIFY="${PROXY_GET/r.end()/r.on(\"socket\",s=>s.on(\"connect\",()=>console.error(\"connected\")));r.end()}"
 out="$(podman exec "$SIDECAR_CTR" node -e "$PROXY_GET" http://echo.check/v1/hello || true)"
 if [[ "$out" == 200* && "$out" == *'"authorization":"Bearer sk-image-check-injected"'* ]]; then
   pass "proxy: GET http://echo.check/v1/hello -> 200, upstream saw the injected Authorization header"
@@ -299,14 +309,26 @@ if [ "$ids" = "65532:65532" ]; then pass "runs as uid:gid $ids"; else fail "runs
 
 # --- SIGTERM ---------------------------------------------------------------------------------------
 step "SIGTERM"
+# A request that takes 2 s is in flight when the container is stopped: it must complete
+# (drain), then the process must exit 0, well within the stop timeout.
+podman exec "$SIDECAR_CTR" node -e "$PROXY_GET_NOTIFY" http://echo.check/slow > "$WORK/slow.out" 2> "$WORK/slow.err" &
+SLOW_PID=$!
+for _ in $(seq 1 50); do grep -q connected "$WORK/slow.err" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3  # the proxy has the request and is waiting on the 2 s upstream
 T0=$(date +%s.%N)
 podman stop -t 20 "$SIDECAR_CTR" >/dev/null 2>>"$PODMAN_LOG"
 ELAPSED=$(node -e "console.log(($(date +%s.%N) - $T0).toFixed(2))")
+wait "$SLOW_PID" 2>/dev/null || true
 EXIT="$(podman inspect -f '{{.State.ExitCode}}' "$SIDECAR_CTR")"
 if [ "$EXIT" = 0 ] && node -e "process.exit($ELAPSED < 10 ? 0 : 1)"; then
   pass "podman stop (SIGTERM): exit code 0 after ${ELAPSED} s"
 else
   fail "podman stop (SIGTERM): exit code $EXIT after ${ELAPSED} s"
+fi
+if [[ "$(cat "$WORK/slow.out")" == 200* ]]; then
+  pass "the request in flight at SIGTERM completed (200) before the exit: drained"
+else
+  fail "the request in flight at SIGTERM: $(cat "$WORK/slow.out")"
 fi
 podman logs "$SIDECAR_CTR" 2>&1 | grep -E 'shutting down|stopped' | sed 's/^/    /' | cut -c1-160 || true
 T0=$(date +%s.%N)
@@ -314,6 +336,71 @@ podman stop -t 20 "$VAULT_CTR" >/dev/null 2>>"$PODMAN_LOG"
 ELAPSED=$(node -e "console.log(($(date +%s.%N) - $T0).toFixed(2))")
 EXIT="$(podman inspect -f '{{.State.ExitCode}}' "$VAULT_CTR")"
 if [ "$EXIT" = 0 ]; then pass "dev vault: exit code 0 after ${ELAPSED} s"; else warn "dev vault: exit code $EXIT after ${ELAPSED} s"; fi
+
+# --- the compose example, emulated with plain podman ------------------------------------------------
+# podman-compose cannot run it (network_mode: service:), so the same files, commands and
+# healthchecks run here as individual containers: init -> vault -> sidecar -> agent sharing the
+# sidecar's network namespace; the echo upstream on podman's bridge, named through --add-host.
+step "compose example (examples/compose, emulated with podman)"
+COMPOSE_DIR="$ROOT/examples/compose"
+compose_field() { # service, field (test|entrypoint): one array element per line
+  (cd "$ROOT" && node -e "
+    const y = require('yaml');
+    const d = y.parse(require('fs').readFileSync('examples/compose/docker-compose.yml', 'utf8'), { merge: true });
+    const s = d.services[process.argv[1]];
+    const v = process.argv[2] === 'test' ? s.healthcheck.test.slice(1) : s.entrypoint;
+    for (const x of v) console.log(x);
+  " "$1" "$2")
+}
+podman volume create "$KEYS_VOL" >/dev/null 2>>"$PODMAN_LOG"
+podman volume create "$RUN_VOL" >/dev/null 2>>"$PODMAN_LOG"
+if podman run --rm --name "$C_PREFIX-init" --user 0:0 --network none --read-only --cap-drop ALL --cap-add CHOWN \
+  --security-opt no-new-privileges -v "$COMPOSE_DIR/init:/etc/sanctum-compose:ro" -v "$KEYS_VOL:/keys" -v "$RUN_VOL:/run/sanctum" \
+  --entrypoint node "$IMAGE" /etc/sanctum-compose/init.mjs > "$WORK/init.out" 2>>"$PODMAN_LOG"; then
+  pass "init (root, CAP_CHOWN only, no network): $(cat "$WORK/init.out")"
+else
+  fail "init failed: $(cat "$WORK/init.out")"
+fi
+podman run -d --name "$C_PREFIX-vault" "${HARDEN[@]}" -e OPENAI_API_KEY=sk-placeholder-not-a-real-key \
+  -v "$COMPOSE_DIR/dev-vault:/etc/sanctum-dev:ro" -v "$RUN_VOL:/run/sanctum" \
+  "$IMAGE" dev-vault --file /etc/sanctum-dev/dev-vault.yaml --socket /run/sanctum/vault.sock >/dev/null 2>>"$PODMAN_LOG"
+mapfile -t ECHO_CMD < <(compose_field echo entrypoint)
+podman run -d --name "$C_PREFIX-echo" --read-only --user 65532:65532 --cap-drop ALL --security-opt no-new-privileges \
+  --entrypoint "${ECHO_CMD[0]}" "$IMAGE" "${ECHO_CMD[@]:1}" >/dev/null 2>>"$PODMAN_LOG"
+ECHO_IP="$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$C_PREFIX-echo")"
+wait_healthy() { # container, service name in the compose file
+  local cmd
+  mapfile -t cmd < <(compose_field "$2" test)
+  for _ in $(seq 1 40); do
+    podman exec "$1" "${cmd[@]}" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  return 1
+}
+if wait_healthy "$C_PREFIX-vault" vault; then pass "vault: the compose healthcheck passes (socket accepts connections)"; else fail "vault never healthy: $(podman logs --tail 5 "$C_PREFIX-vault" 2>&1 | tr '\n' ' ')"; fi
+if wait_healthy "$C_PREFIX-echo" echo; then pass "echo: the compose healthcheck passes"; else fail "echo never healthy"; fi
+podman run -d --name "$C_PREFIX-sidecar" "${HARDEN[@]}" --add-host "echo:$ECHO_IP" \
+  -e SANCTUM_SIDECAR_LISTEN=127.0.0.1:8080 -e SANCTUM_SIDECAR_ADMIN=0.0.0.0:9090 -e SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT=8s \
+  -v "$COMPOSE_DIR/routes:/etc/sanctum-sidecar:ro" -v "$KEYS_VOL:/keys:ro" -v "$RUN_VOL:/run/sanctum:ro" \
+  "$IMAGE" run --config /etc/sanctum-sidecar/routes.yaml >/dev/null 2>>"$PODMAN_LOG"
+if wait_healthy "$C_PREFIX-sidecar" sidecar; then
+  pass "sidecar: the compose healthcheck (--ready) passes with the example's routes.yaml, key and dev vault"
+else
+  fail "sidecar never ready: $(podman logs --tail 5 "$C_PREFIX-sidecar" 2>&1 | tr '\n' ' ')"
+fi
+AGENT=(podman run --rm --network "container:$C_PREFIX-sidecar" --read-only --user 65532:65532 --cap-drop ALL
+  --security-opt no-new-privileges --entrypoint node "$IMAGE" -e "$PROXY_GET")
+out="$("${AGENT[@]}" http://echo:8080/v1/hello 2>>"$PODMAN_LOG" || true)"
+if [[ "$out" == 200* && "$out" == *'"authorization":"Bearer sk-demo-injected-by-sanctum"'* ]]; then
+  pass "agent (network_mode service:sidecar): http://echo:8080/v1/hello -> 200 with the injected credential"
+else
+  fail "agent request: $out"
+fi
+out="$("${AGENT[@]}" http://example.com/ 2>>"$PODMAN_LOG" || true)"
+if [[ "$out" == 403* ]]; then pass "agent: a host without a route -> 403"; else fail "agent deny: $out"; fi
+podman stop -t 10 "$C_PREFIX-sidecar" "$C_PREFIX-vault" "$C_PREFIX-echo" >/dev/null 2>>"$PODMAN_LOG" || true
+EXIT="$(podman inspect -f '{{.State.ExitCode}}' "$C_PREFIX-sidecar")"
+if [ "$EXIT" = 0 ]; then pass "compose sidecar stopped with exit code 0"; else fail "compose sidecar exit code $EXIT"; fi
 
 printf '\nimage-check: %d passed, %d failed, %d warnings (%d s)\n' "$PASS" "$FAIL" "$WARN" "$(( $(date +%s) - T_START ))"
 [ "$FAIL" = 0 ]
