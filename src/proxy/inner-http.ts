@@ -16,12 +16,15 @@ import type { LimitsSettings } from '../config/types.js';
 import { SidecarError, toSidecarError } from '../errors.js';
 import { logRequest, type Logger } from '../log.js';
 import { refuseSocket } from './server.js';
+import type { Presented } from '../gateway/auth.js';
 
 /** The authority a tunnel was opened to, and whether its bytes arrive decrypted from TLS. */
 export interface TunnelTarget {
   readonly host: string;
   readonly port: number;
   readonly scheme: 'http' | 'https';
+  /** Gateway mode: what the CONNECT presented; each request inside is identified with it. */
+  readonly presented?: Presented;
 }
 
 export interface InnerHttpDeps {
@@ -60,7 +63,7 @@ export class InnerHttp {
       },
     );
     this.server.on('connect', (req: IncomingMessage, socket: Socket) => {
-      this.#refuse(req, socket, new SidecarError('BAD_TARGET', { message: 'CONNECT inside a tunnel is not allowed.' }));
+      this.#refuse(socket, req.method ?? '', new SidecarError('BAD_TARGET', { message: 'CONNECT inside a tunnel is not allowed.' }));
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const target = this.#targets.get(socket);
@@ -68,13 +71,10 @@ export class InnerHttp {
       else deps.upgrade(req, socket, head, target);
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      const target = this.#targets.get(socket);
-      this.#log.info(
-        { form: target?.scheme === 'https' ? 'intercept' : 'tunnel-http', host: target?.host ?? null, status: 400, code: 'BAD_REQUEST', parser: err.code ?? '' },
-        'request',
-      );
+      // The parser refused the bytes (smuggling, bad framing, oversized headers): answer and close.
+      const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
       if (err.code === 'ECONNRESET' || !socket.writable) socket.destroy();
-      else refuseSocket(socket, new SidecarError(err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST', { cause: err }));
+      else this.#refuse(socket, '', new SidecarError(code, { cause: err }));
     });
     // Start Node's per-connection header/request timeout checks without a listener.
     this.server.emit('listening');
@@ -91,7 +91,8 @@ export class InnerHttp {
     socket.resume();
   }
 
-  #refuse(req: IncomingMessage, socket: Socket, err: SidecarError): void {
+  /** Answer on the tunnel's socket without the pipeline (nothing to match), with the canonical line. */
+  #refuse(socket: Socket, method: string, err: SidecarError): void {
     const target = this.#targets.get(socket);
     const e = toSidecarError(err);
     logRequest(this.#log, {
@@ -99,7 +100,7 @@ export class InnerHttp {
       form: target?.scheme === 'https' ? 'intercept' : 'tunnel-http',
       agent: null,
       route: null,
-      method: req.method ?? '',
+      method,
       host: target?.host ?? null,
       status: e.status,
       code: e.code,
