@@ -46,6 +46,7 @@ const HELP = `npm run bench [-- options]
   --sidecar auto|dist|head|tsx  which sidecar: auto (default) uses dist/ when newer than src/,
                        else runs npm run build, else builds the last commit apart (head),
                        else runs src/ with tsx
+  --rev REV            build and measure commit REV (implies --sidecar head)
   --node-flags='F ...' extra node flags for the sidecar (experiments, e.g. --node-flags=--max-semi-space-size=4)
   --no-pin             do not pin processes to CPUs
   --strict             exit 1 when a target FAILs
@@ -69,6 +70,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
       idle: { type: 'string' },
       sidecar: { type: 'string', default: 'auto' },
       'node-flags': { type: 'string' },
+      rev: { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -92,7 +94,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
       throw new Error(`--only: unknown name '${o}'\n\n${HELP}`);
     }
   }
-  const mode = values.sidecar ?? 'auto';
+  const mode = values.rev !== undefined ? 'head' : (values.sidecar ?? 'auto');
   if (!['auto', 'dist', 'head', 'tsx'].includes(mode)) throw new Error(`--sidecar must be auto, dist, head or tsx`);
   return {
     quick,
@@ -109,6 +111,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
     sseEvents: quick ? 5 : 10,
     sseIntervalMs: 50,
     sidecarMode: mode as SidecarMode,
+    rev: values.rev,
     sidecarNodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter(Boolean),
     pin: !(values['no-pin'] ?? false),
     strict: values.strict ?? false,
@@ -191,7 +194,7 @@ async function main(): Promise<number> {
   try {
     log(`bench: ${workloads.join(', ')} | generator ${opts.generator} | ${pin ? 'pinned' : 'not pinned'} | tmp ${tmp}`);
     const needsSidecar = workloads.some((w) => w !== 'json') || contenders.some((c) => !['direct', 'nginx', 'tinyproxy', 'mitmdump', 'node-relay'].includes(c));
-    const launcher = needsSidecar ? findSidecar(ROOT, opts.sidecarMode, log, tmp) : 'not needed';
+    const launcher = needsSidecar ? findSidecar(ROOT, opts.sidecarMode, log, tmp, opts.rev) : 'not needed';
     if (typeof launcher === 'string') {
       if (needsSidecar) report.notes.push(`sidecar not runnable, its contenders and workloads are skipped: ${launcher}`);
     } else {

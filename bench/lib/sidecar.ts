@@ -51,12 +51,13 @@ function helpWorks(root: string, pre: readonly string[], entry: string): string 
  * Builds the last commit (`git archive HEAD`) in `dir`, for when the work tree holds
  * someone's unfinished change that does not compile. Returns the launcher or why not.
  */
-function buildHead(root: string, dir: string, log: (s: string) => void): SidecarLauncher | string {
-  const rev = runSync('git', ['rev-parse', '--short', 'HEAD'], 10_000, { cwd: root }).stdout.trim();
-  log(`building the last commit (${rev || 'HEAD'}) in ${dir} ...`);
+function buildHead(root: string, dir: string, log: (s: string) => void, ref = 'HEAD'): SidecarLauncher | string {
+  const rev = runSync('git', ['rev-parse', '--short', '--verify', `${ref}^{commit}`], 10_000, { cwd: root }).stdout.trim();
+  if (!rev) return `no such commit: ${ref}`;
+  log(`building commit ${rev} in ${dir} ...`);
   mkdirSync(dir, { recursive: true });
   const files = ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
-  const tar = runSync('sh', ['-c', `git archive HEAD ${files.join(' ')} | tar -x -C "${dir}"`], 60_000, { cwd: root });
+  const tar = runSync('sh', ['-c', `git archive ${rev} ${files.join(' ')} | tar -x -C "${dir}"`], 60_000, { cwd: root });
   if (tar.status !== 0) return `git archive failed: ${tar.stderr.trim()}`;
   if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -64,7 +65,7 @@ function buildHead(root: string, dir: string, log: (s: string) => void): Sidecar
   if (b.status !== 0) return `build of ${rev} failed: ${(b.stdout + b.stderr).trim().split('\n').slice(0, 3).join(' | ')}`;
   const entry = join(dir, 'dist', 'main.js');
   const why = helpWorks(dir, [], entry);
-  return why === undefined ? { kind: 'head', pre: [], entry, note: `last commit ${rev}, built apart from the work tree` } : `head: ${why}`;
+  return why === undefined ? { kind: 'head', pre: [], entry, note: `commit ${rev}, built apart from the work tree` } : `head: ${why}`;
 }
 
 /**
@@ -72,7 +73,13 @@ function buildHead(root: string, dir: string, log: (s: string) => void): Sidecar
  * it is newer than src/, otherwise builds the work tree, otherwise the last commit;
  * the last resort runs the source with tsx (slower: source maps, no build).
  */
-export function findSidecar(root: string, mode: SidecarMode, log: (s: string) => void, tmp: string): SidecarLauncher | string {
+export function findSidecar(
+  root: string,
+  mode: SidecarMode,
+  log: (s: string) => void,
+  tmp: string,
+  rev?: string,
+): SidecarLauncher | string {
   const src = join(root, 'src', 'main.ts');
   const dist = join(root, 'dist', 'main.js');
   if (!existsSync(src) && !existsSync(dist)) return 'no src/main.ts or dist/main.js yet';
@@ -88,7 +95,7 @@ export function findSidecar(root: string, mode: SidecarMode, log: (s: string) =>
   };
   if (mode === 'tsx') return tryTsx();
   if (mode === 'dist') return tryDist('dist (as found)');
-  if (mode === 'head') return buildHead(root, join(tmp, 'head'), log);
+  if (mode === 'head') return buildHead(root, join(tmp, 'head'), log, rev ?? 'HEAD');
   const fresh = existsSync(dist) && existsSync(join(root, 'src')) && statSync(dist).mtimeMs >= newestMtime(join(root, 'src'));
   if (fresh) {
     const d = tryDist('dist (up to date with src)');

@@ -69,6 +69,7 @@ export interface Ctx {
     readonly sseIntervalMs: number;
     readonly sidecarMode: SidecarMode;
     readonly sidecarNodeFlags: readonly string[];
+    readonly rev: string | undefined;
     readonly pin: boolean;
   };
   readonly token: string;
