@@ -2,7 +2,10 @@
 # Opt-in image check (not run by CI): builds the Dockerfile with podman (buildah) on this
 # machine and runs the image the way the chart and compose do, then checks it.
 #
-#   sudo scripts/image-check.sh [--no-install] [--keep]
+#   sudo scripts/image-check.sh [--no-install] [--keep] [--ref REF | --worktree]
+#
+# It builds the committed tree (git archive HEAD, or REF) unless --worktree is given, so that
+# work in progress in the checkout does not decide the result.
 #
 # No container registry is reachable here, so the base images are local stand-ins:
 #   BUILD_IMAGE    a Debian bookworm minbase made with debootstrap + `podman import`
@@ -35,11 +38,17 @@ CACHE="${SANCTUM_IMAGE_CACHE:-/var/tmp/sanctum-image-check}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 INSTALL=1
 KEEP=0
-for arg in "$@"; do
+WORKTREE=0
+REF=HEAD
+while [ "$#" -gt 0 ]; do
+  arg="$1"
+  shift
   case "$arg" in
+    --ref) REF="${1:?--ref needs a commit}"; shift ;;
     --no-install) INSTALL=0 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n "2,34p" "$0"; exit 0 ;;
+    --worktree) WORKTREE=1 ;;
+    -h|--help) sed -n "2,37p" "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -155,11 +164,22 @@ echo "$RUNTIME_IMAGE: node $NODE_VERSION, no /bin/sh"
 
 # --- artifacts from the host ------------------------------------------------------------------
 step "artifacts (npm run build, npm prune --omit=dev, on the host)"
-(cd "$ROOT" && npm run build --silent) || die "npm run build failed"
+[ -d "$ROOT/node_modules" ] || die "run npm ci first"
+if [ "$WORKTREE" = 1 ]; then
+  SRC="$ROOT"
+  echo "source: the working tree"
+else
+  SRC="$WORK/src"
+  mkdir -p "$SRC"
+  git -C "$ROOT" archive "$REF" | tar -x -C "$SRC"
+  ln -s "$ROOT/node_modules" "$SRC/node_modules"
+  echo "source: git archive $REF ($(git -C "$ROOT" rev-parse --short "$REF"))"
+fi
+(cd "$SRC" && npm run build --silent) || die "npm run build failed"
 APP="$WORK/artifacts/app"
 mkdir -p "$APP"
-cp "$ROOT/package.json" "$ROOT/package-lock.json" "$APP/"
-cp -a "$ROOT/dist" "$APP/dist"
+cp "$SRC/package.json" "$SRC/package-lock.json" "$APP/"
+cp -a "$SRC/dist" "$APP/dist"
 cp -a "$ROOT/node_modules" "$APP/node_modules"
 (cd "$APP" && npm prune --omit=dev --ignore-scripts --offline --no-audit --no-fund --silent) || die "npm prune failed"
 rm -f "$APP/package-lock.json"
@@ -173,9 +193,9 @@ if ! podman build --format docker --network none --pull=never \
   --build-arg BUILD_IMAGE="$BASE_IMAGE" \
   --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
   --build-arg APP_ARTIFACTS="$ARTIFACTS_IMAGE" \
-  --build-arg REVISION="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+  --build-arg REVISION="$(if [ "$WORKTREE" = 1 ]; then echo worktree; else git -C "$ROOT" rev-parse "$REF"; fi)" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" > "$WORK/build.log" 2>&1; then
+  -t "$IMAGE" -f "$SRC/Dockerfile" "$SRC" > "$WORK/build.log" 2>&1; then
   tail -30 "$WORK/build.log"
   die "podman build failed"
 fi
@@ -198,7 +218,7 @@ check(eq(Object.keys(c.ExposedPorts ?? {}).sort(), ['8080/tcp', '9090/tcp']), `E
 const hc = img.Healthcheck ?? img.HealthCheck ?? c.Healthcheck;
 check(hc && eq(hc.Test, ['CMD', 'node', 'dist/healthcheck.js']), `HEALTHCHECK ${JSON.stringify(hc?.Test)}`);
 const labels = c.Labels ?? img.Labels ?? {};
-check(labels['org.opencontainers.image.licenses'] === 'Apache-2.0' && /^[0-9a-f]{40}$|unknown/.test(labels['org.opencontainers.image.revision'] ?? ''),
+check(labels['org.opencontainers.image.licenses'] === 'Apache-2.0' && /^([0-9a-f]{40}|worktree|unknown)$/.test(labels['org.opencontainers.image.revision'] ?? ''),
   `OCI labels (revision ${labels['org.opencontainers.image.revision']}, version ${labels['org.opencontainers.image.version']})`);
 check(c.WorkingDir === '/app', `WORKDIR ${c.WorkingDir}`);
 EOF
@@ -223,7 +243,7 @@ fi
 step "run read-only as 65532 with a dev vault on a Unix socket"
 RUN="$WORK/run"
 mkdir -p "$RUN/routes" "$RUN/dev-vault" "$RUN/keys" "$RUN/sock"
-PUBKEY="$(node "$ROOT/dist/main.js" keygen check-agent --out "$RUN/keys/check-agent.key" | head -1)"
+PUBKEY="$(node "$SRC/dist/main.js" keygen check-agent --out "$RUN/keys/check-agent.key" | head -1)"
 [[ "$PUBKEY" =~ ^[0-9a-f]{64}$ ]] || die "keygen printed no public key"
 chown -R 65532:65532 "$RUN/keys" "$RUN/sock"
 chmod 0400 "$RUN/keys/check-agent.key"
@@ -342,15 +362,15 @@ if [ "$EXIT" = 0 ]; then pass "dev vault: exit code 0 after ${ELAPSED} s"; else 
 # healthchecks run here as individual containers: init -> vault -> sidecar -> agent sharing the
 # sidecar's network namespace; the echo upstream on podman's bridge, named through --add-host.
 step "compose example (examples/compose, emulated with podman)"
-COMPOSE_DIR="$ROOT/examples/compose"
+COMPOSE_DIR="$SRC/examples/compose"
 compose_field() { # service, field (test|entrypoint): one array element per line
   (cd "$ROOT" && node -e "
     const y = require('yaml');
-    const d = y.parse(require('fs').readFileSync('examples/compose/docker-compose.yml', 'utf8'), { merge: true });
+    const d = y.parse(require('fs').readFileSync(process.argv[3], 'utf8'), { merge: true });
     const s = d.services[process.argv[1]];
     const v = process.argv[2] === 'test' ? s.healthcheck.test.slice(1) : s.entrypoint;
     for (const x of v) console.log(x);
-  " "$1" "$2")
+  " "$1" "$2" "$COMPOSE_DIR/docker-compose.yml")
 }
 podman volume create "$KEYS_VOL" >/dev/null 2>>"$PODMAN_LOG"
 podman volume create "$RUN_VOL" >/dev/null 2>>"$PODMAN_LOG"
