@@ -50,6 +50,9 @@ export class InnerHttp {
         requestTimeout: limits.requestTimeoutMs,
         keepAliveTimeout: limits.keepAliveTimeoutMs,
         maxHeaderSize: limits.maxHeaderBytes,
+        // Node checks header/request deadlines on this interval (default 30 s): check often
+        // enough that a slowloris head inside a tunnel is cut off close to headersTimeout.
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
         insecureHTTPParser: false,
         joinDuplicateHeaders: false,
       },
