@@ -22,6 +22,9 @@ import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
 import { gateFor, resolveEndpoint } from './proxy/address-gate.js';
 import { createTunnels, loadInterceptor } from './proxy/tunnels.js';
+import { Limiter } from './gateway/limits.js';
+import { AgentListeners } from './gateway/listeners.js';
+import { VaultPool } from './vault/pool.js';
 
 export interface SidecarOptions {
   readonly config: Config;
@@ -34,6 +37,8 @@ export interface SidecarOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Default process metrics (off in tests that start many sidecars). */
   readonly defaultMetrics?: boolean;
+  /** Monotonic milliseconds for rate limits (tests freeze it). */
+  readonly now?: () => number;
 }
 
 export interface Sidecar {
@@ -45,6 +50,10 @@ export interface Sidecar {
   /** The current vault client (a reload that changes `vault:` replaces it). */
   readonly vault: VaultClient;
   readonly log: Logger;
+  /** Gateway mode: the vault session an agent uses now (null before its first request needs one). */
+  vaultFor(agent: string): VaultClient | null;
+  /** Gateway mode: the bound address of an agent's dedicated listener. */
+  agentListener(agent: string): { host: string; port: number } | null;
   snapshot(): Snapshot;
   /** Re-read (or take) a config; validate fully, then swap atomically. Throws on an invalid file (old config stays). */
   reload(next?: Config): Promise<void>;
@@ -80,28 +89,43 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   // The interception CA is checked before anything starts, so a bad key fails start-up cleanly.
   const interceptor = await loadInterceptor(snap.config, log);
   metrics.setVaultState('connecting');
-  let vault = await createVaultClient(snap.config, env, log, metrics);
+  let vault = await createVaultClient(snap.config.vault, env, log, metrics);
   vault.start();
+  // Gateway mode: one session per further vault identity, opened on first use (I14).
+  const pool = new VaultPool(
+    (v) => createVaultClient(v, env, log, metrics, false),
+    (v, err) => log.error({ agent: v.agent, err: err instanceof Error ? err.message : String(err) }, 'vault session could not be created'),
+  );
 
   const extraCa = snap.config.tls.upstreamCaFile === undefined ? undefined : await readFile(snap.config.tls.upstreamCaFile, 'utf8');
   const ownEndpoints: Array<{ host: string; port: number }> = [];
   // The vault's address is never a tunnel or passthrough destination (I8); registered before listening.
   if (snap.config.vault.tcp !== undefined) ownEndpoints.push(...(await resolveEndpoint(snap.config.vault.tcp.host, snap.config.vault.tcp.port)));
-  const gate = gateFor(() => snap.config, () => ownEndpoints);
+  const gate = gateFor(() => snap.config, () => (agentListeners.endpoints.length === 0 ? ownEndpoints : [...ownEndpoints, ...agentListeners.endpoints]));
   const upstreams = new Upstreams({ extraCa, gate });
   const resolver = new CredentialResolver();
   const draining = new Draining();
-  const pipeline = new Pipeline({ snapshot: () => snap, vault: () => vault, resolver, upstreams, metrics, log });
+  const limiter = new Limiter(opts.now);
+  const pipeline = new Pipeline({
+    snapshot: () => snap,
+    vault: (a) => (a === null || a.vault === null ? vault : pool.source(a.vaultKey, a.vault)),
+    resolver,
+    limiter,
+    upstreams,
+    metrics,
+    log,
+  });
 
   const tunnels = createTunnels({ config: snap.config, pipeline, snapshot: () => snap, log, metrics, draining, gate, interceptor });
-  const server: Server = createProxyServer(
-    { pipeline, snapshot: () => snap, log, isDraining: () => draining.active, onConnect: tunnels.onConnect, onUpgrade: tunnels.onUpgrade },
-    snap.config.limits,
-  );
+  const proxyDeps = { pipeline, snapshot: () => snap, log, isDraining: () => draining.active, onConnect: tunnels.onConnect, onUpgrade: tunnels.onUpgrade };
+  const server: Server = createProxyServer(proxyDeps, snap.config.limits);
   draining.track(server);
   await listen(server, snap.config.listen.host, snap.config.listen.port);
   const proxyAddr = server.address() as AddressInfo;
   ownEndpoints.push({ host: proxyAddr.address, port: proxyAddr.port });
+  // Gateway mode: agents' dedicated listeners (every request there is that agent).
+  const agentListeners = new AgentListeners((listener) => createProxyServer({ ...proxyDeps, listener }, snap.config.limits), draining);
+  (await agentListeners.update(snap.config))();
 
   let admin: FastifyInstance | null = null;
   let adminAddr: AddressInfo | null = null;
@@ -125,7 +149,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   /** Apply changed vault settings by connecting a new client, then retiring the old one. */
   const replaceVault = async (config: Config): Promise<void> => {
     if (JSON.stringify(config.vault) === JSON.stringify(snap.config.vault)) return;
-    const next = await createVaultClient(config, env, log, metrics);
+    const next = await createVaultClient(config.vault, env, log, metrics);
     next.start();
     const old = vault;
     vault = next;
@@ -149,6 +173,15 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       return vault;
     },
     log,
+    vaultFor(name: string): VaultClient | null {
+      const a = snap.gateway?.agents.get(name);
+      if (a === undefined) return null;
+      return a.vault === null ? vault : pool.client(a.vaultKey);
+    },
+    agentListener(name: string) {
+      const l = snap.gateway?.agents.get(name)?.listen;
+      return l === undefined ? null : agentListeners.address(l);
+    },
     snapshot: () => snap,
     notReadyReason,
     async reload(next?: Config): Promise<void> {
@@ -159,10 +192,16 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
             ? (opts.transform ?? ((c: Config) => c))(await loadConfigFile(opts.configPath, env))
             : snap.config);
         const built = buildSnapshot(config, snap.generation + 1);
+        const commitListeners = await agentListeners.update(config);
         await replaceVault(config);
         snap = built; // atomic swap: in-flight requests keep the snapshot they started with (I13)
-        upstreams.retain(new Set(config.routes.map((r) => r.name)));
+        commitListeners();
+        const routeNames = new Set(config.routes.map((r) => r.name));
+        upstreams.retain(routeNames);
         resolver.clear();
+        // Gateway mode: sessions of removed identities close; limits keep the state of unchanged settings.
+        pool.retain(built.gateway?.vaultKeys() ?? new Set(), config.vault.timeoutMs + 100);
+        limiter.retain(new Set(['', ...config.agents.map((a) => a.name)]), routeNames);
         metrics.configReloads.inc({ result: 'success' });
         metrics.setConfig(config.hash);
         log.info({ config: config.hash, routes: config.routes.length, generation: built.generation }, 'configuration reloaded');
@@ -177,7 +216,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         await draining.drain(deadlineMs ?? snap.config.limits.shutdownTimeoutMs);
         await admin?.close();
         await upstreams.close();
-        await Promise.all([vault.close(), ...[...retired].map((c) => c.close())]);
+        await Promise.all([vault.close(), pool.close(), ...[...retired].map((c) => c.close())]);
         log.info('sanctum-sidecar stopped');
         log.flush();
       })();
@@ -186,8 +225,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   };
 }
 
-async function createVaultClient(config: Config, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics): Promise<VaultClient> {
-  const v = config.vault;
+/** A vault client for `v`; only the primary (top-level) one drives the connection-state gauge. */
+async function createVaultClient(v: VaultSettings, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics, primary = true): Promise<VaultClient> {
   const passphrase = v.passphraseEnv !== undefined ? env[v.passphraseEnv] : undefined;
   const seed = await loadKeyFile(v.keyFile, {
     ...(passphrase !== undefined ? { passphrase } : {}),
@@ -200,9 +239,10 @@ async function createVaultClient(config: Config, env: NodeJS.ProcessEnv, log: Lo
     callTimeoutMs: v.timeoutMs,
     onEvent: (e) => {
       if (e.type === 'state') {
-        metrics.setVaultState(e.state.status);
-        if (e.state.status === 'failed') log.warn({ reason: e.state.reason }, 'vault connection failed');
-        else log.info({ state: e.state.status }, 'vault connection state');
+        if (primary) metrics.setVaultState(e.state.status);
+        const who = primary ? {} : { vault_agent: v.agent };
+        if (e.state.status === 'failed') log.warn({ ...who, reason: e.state.reason }, 'vault connection failed');
+        else log.info({ ...who, state: e.state.status }, 'vault connection state');
       } else if (e.type === 'protocol') {
         log.warn({ detail: e.message }, 'vault protocol error');
       } else {

@@ -14,6 +14,10 @@
  * `200 Connection Established` is written only after the decision and, for byte
  * tunnels, after the upstream connection succeeded. Nothing is dialled for a refused
  * target. Every tunnel ends in one canonical line (tunnel-record.ts).
+ *
+ * In gateway mode the agent is identified on the CONNECT itself (Proxy-Authorization,
+ * or a dedicated listener; 407 otherwise), and every request inside the tunnel is
+ * identified again with what the CONNECT presented (gateway/auth.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -26,6 +30,7 @@ import { upstreamError } from './forward.js';
 import type { InnerHttp } from './inner-http.js';
 import type { Interceptor } from './intercept.js';
 import { refuseSocket } from './server.js';
+import { identifyAgent, type Presented } from '../gateway/auth.js';
 import type { Snapshot } from './snapshot.js';
 import { TunnelRecord } from './tunnel-record.js';
 
@@ -67,14 +72,16 @@ export function createConnectHandler(deps: ConnectDeps): (req: IncomingMessage, 
       if (deps.draining.active) throw new SidecarError('SHUTTING_DOWN');
       // The Host header of a CONNECT is not compared: clients fill it inconsistently (Node's
       // own http.request sends the proxy's address); the authority is the only target.
+      const snap = deps.snapshot();
+      const auth = identifyAgent(snap.gateway, req);
+      rec.agent = auth?.caller.agent.name ?? null;
       const { host, port } = parseConnectAuthority(req.url ?? '');
       rec.host = host;
       rec.port = port;
-      const snap = deps.snapshot();
       const routes = snap.table.routesForHost(host);
       if (routes.length > 0) {
         rec.route = routes[0]!.name;
-        routedTunnel(deps, rec, socket, head, host, port);
+        routedTunnel(deps, rec, socket, head, host, port, auth?.presented);
       } else if (snap.table.isAllowedPassthrough(host)) {
         rec.reason = snap.config.egress.unmatched === 'passthrough' ? 'unmatched_passthrough' : 'allow_list';
         void byteTunnel(deps, rec, socket, head, host, port);
@@ -101,7 +108,7 @@ function established(rec: TunnelRecord, socket: Socket): void {
 }
 
 /** A routed host: HTTP inside the tunnel, plain or intercepted, through the pipeline. */
-function routedTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head: Buffer, host: string, port: number): void {
+function routedTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head: Buffer, host: string, port: number, presented?: Presented): void {
   const interceptor = deps.interceptor;
   // Before answering, only `head` (rarely sent) or the port can tell what the agent will speak.
   const early: Sniffed | null = head.length > 0 ? sniff(head[0]!) : port === 443 ? 'tls' : null;
@@ -114,7 +121,7 @@ function routedTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head
     if (kind === 'http') {
       rec.decision = 'plain_http';
       rec.reason = 'route';
-      deps.inner.serve(socket, { host, port, scheme: 'http' });
+      deps.inner.serve(socket, { host, port, scheme: 'http', presented });
     } else if (kind === 'tls' && interceptor !== null) {
       rec.decision = 'intercept';
       rec.reason = 'route';
@@ -123,7 +130,7 @@ function routedTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head
           tls.on('error', noop);
           // The decrypted socket ends the raw one with it, and vice versa.
           tls.once('close', () => socket.destroy());
-          deps.inner.serve(tls, { host, port, scheme: 'https' });
+          deps.inner.serve(tls, { host, port, scheme: 'https', presented });
         },
         (err: unknown) => rec.refused(new SidecarError(errCode(err), { cause: err })),
       );

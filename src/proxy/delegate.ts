@@ -33,15 +33,18 @@ export function isTextContentType(ct: string | undefined): boolean {
   return charset === null || /^(utf-?8|us-ascii)$/i.test(charset[1]!);
 }
 
-/** Read a request body fully, refusing it once it exceeds `limit` bytes or is not valid UTF-8. */
-export async function readTextBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * Read a request body fully, refusing it once it exceeds `limit` bytes or is not valid UTF-8.
+ * `source` is where the bytes come from when a tripwire search has already read the head.
+ */
+export async function readTextBody(req: IncomingMessage, limit: number, source: AsyncIterable<Buffer> = req): Promise<string> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     throw new SidecarError('BODY_TOO_LARGE', { message: `The request body exceeds this route's ${limit}-byte limit.` });
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of source) {
     size += chunk.length;
     if (size > limit) {
       throw new SidecarError('BODY_TOO_LARGE', { message: `The request body exceeds this route's ${limit}-byte limit.` });

@@ -19,6 +19,11 @@ export class Draining {
     this.#servers.add(server);
   }
 
+  /** Forget a server closed on its own (an agent's dedicated listener dropped on reload). */
+  untrack(server: Server): void {
+    this.#servers.delete(server);
+  }
+
   /** Register a hijacked socket (CONNECT tunnel, WebSocket) so the drain can end it. */
   trackSocket(socket: Socket): void {
     this.#sockets.add(socket);

@@ -9,7 +9,8 @@
  * cancels the upstream request and an upstream abort ends the client's response.
  */
 import { rootCertificates } from 'node:tls';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
 import type { Route } from '../config/types.js';
 import { SidecarError } from '../errors.js';
@@ -119,7 +120,8 @@ export interface ForwardRequest {
   readonly path: string;
   readonly method: string;
   readonly headers: string[];
-  readonly body: IncomingMessage | null;
+  /** The agent's request (or, after a tripwire search, its head replayed in front of the rest). */
+  readonly body: Readable | null;
   readonly headersTimeoutMs: number;
   readonly idleTimeoutMs: number;
 }

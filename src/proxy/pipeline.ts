@@ -2,6 +2,7 @@
  * The one data path (DESIGN "One data path"). Every request form ends here:
  *
  *   1 match    Target → Route | passthrough | deny            (routing/matcher)
+ *     gate     gateway mode: route ACL, tripwires, rate limits (gateway/)
  *   2 resolve  Route → the vault's header (cache, single-flight) (credentials/resolver)
  *   3 inject   strip, then add exactly one header              (proxy/headers)
  *   4 forward  undici, streamed both ways — or delegate to the vault
@@ -12,6 +13,7 @@
  * Any failure goes through `toReply()`; nothing is sent upstream without its credential.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Route } from '../config/types.js';
 import type { Target, RequestForm, MatchResult } from '../routing/types.js';
@@ -24,17 +26,23 @@ import type { Snapshot } from './snapshot.js';
 import { parseHostHeader } from '../routing/target.js';
 import { codeClass, type Metrics, type Outcome } from '../metrics/metrics.js';
 import { logRequest, type Logger, type RequestRecord } from '../log.js';
+import type { AgentEntry } from '../gateway/agents.js';
+import type { Caller } from '../gateway/auth.js';
+import type { Limiter } from '../gateway/limits.js';
+import { scanBody, scanHeadersAndTarget, searchableToken, type Needle, type Trip } from '../gateway/tripwire.js';
 
-/** What an adapter hands the pipeline. */
-export type Intent =
+/** What an adapter hands the pipeline; `caller` is the identified agent in gateway mode. */
+export type Intent = (
   | { readonly form: Exclude<RequestForm, 'prefix' | 'connect' | 'host-header'>; readonly target: Target }
-  | { readonly form: 'prefix'; readonly path: string; readonly query: string };
+  | { readonly form: 'prefix'; readonly path: string; readonly query: string }
+) & { readonly caller?: Caller | undefined };
 
 export interface PipelineDeps {
   readonly snapshot: () => Snapshot;
-  /** The current vault client (replaced when a reload changes the vault settings). */
-  readonly vault: () => CredentialSource & DelegateSource;
+  /** The vault session of an agent (null: the top-level identity; replaced when a reload changes it). */
+  readonly vault: (agent: AgentEntry | null) => CredentialSource & DelegateSource;
   readonly resolver: CredentialResolver;
+  readonly limiter: Limiter;
   readonly upstreams: Upstreams;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -57,6 +65,12 @@ class RequestState {
   cache: CacheEvent | null = null;
   cancel: (() => void) | null = null;
   settled = false;
+  /** Gateway mode: the identified agent. */
+  caller: Caller | null = null;
+  /** The body to forward when the tripwire stage has read its head (replayed in front of the rest). */
+  body: Readable | null = null;
+  /** Ends the stream count of a rate limit. */
+  release: (() => void) | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -86,6 +100,7 @@ export class Pipeline {
   /** Run a request through the stages. Never throws; every failure becomes a catalogued reply. */
   handle(req: IncomingMessage, res: ServerResponse, intent: Intent): void {
     const st = new RequestState(req, intent.form);
+    st.caller = intent.caller ?? null;
     res.once('close', () => this.#record(st, res));
     try {
       const snap = this.#d.snapshot();
@@ -126,28 +141,98 @@ export class Pipeline {
         route?.inject.headerName,
       );
       if (match.kind === 'deny') throw new SidecarError(match.code);
+      if (match.kind === 'passthrough' && (intent.form === 'prefix' || st.form === 'host-header')) throw new SidecarError('NO_ROUTE');
+
+      // gate (gateway mode, or a rate-limited route): ACL, tripwires, limits; bodies are searched before resolve.
+      if (st.caller !== null || route?.rateLimit !== undefined) {
+        const needles = this.#gate(st, req, snap, route, intent.form === 'prefix' ? intent.path : intent.target.path, query);
+        if (needles !== null && hasRequestBody(req.headers)) {
+          scanBody(req, needles, searchableToken(st.caller?.token ?? null), route?.timeouts.idleMs ?? 300_000)
+            .then(({ trip, body }) => {
+              st.body = body;
+              if (trip !== null) throw this.#tripped(st, trip);
+              if (!res.destroyed) this.#dispatch(st, req, res, snap, intent, match, query, connectionTokens);
+            })
+            .catch((err: unknown) => this.#fail(st, res, err));
+          return;
+        }
+      }
+      this.#dispatch(st, req, res, snap, intent, match, query, connectionTokens);
+    } catch (err) {
+      this.#fail(st, res, err);
+    }
+  }
+
+  /**
+   * Route ACL, tripwires on headers and target, rate limits. Throws the catalogued
+   * refusal; returns the needles the body must still be searched for (null: none).
+   */
+  #gate(st: RequestState, req: IncomingMessage, snap: Snapshot, route: Route | null, path: string, query: string): readonly Needle[] | null {
+    const c = st.caller;
+    let needles: readonly Needle[] | null = null;
+    if (c !== null && snap.gateway !== null) {
+      if (route !== null && !c.agent.routes.has(route.name)) throw new SidecarError('AGENT_ROUTE_DENIED');
+      const found = snap.gateway.tripwires.forRoute(route);
+      const token = searchableToken(c.token);
+      const trip = scanHeadersAndTarget(found, token, req.headers, route, path, query);
+      if (trip !== null) throw this.#tripped(st, trip);
+      if (found.length > 0 || token !== null) needles = found;
+    }
+    try {
+      st.release = this.#d.limiter.admit(c?.agent.name ?? '', c?.agent.rateLimit, route?.name ?? null, route?.rateLimit);
+    } catch (err) {
+      this.#d.metrics.rateLimited.inc({ agent: c?.agent.name ?? '', route: route?.name ?? 'none' });
+      throw err;
+    }
+    return needles;
+  }
+
+  /** Count and log a tripwire (the agent and host, never the string found); the 403 to throw. */
+  #tripped(st: RequestState, trip: Trip): SidecarError {
+    const agent = st.caller?.agent.name ?? '';
+    this.#d.metrics.tripwires.inc({ agent, kind: trip.kind });
+    this.#d.log.warn({ id: st.id, agent, host: st.host, route: st.route?.name ?? null, kind: trip.kind, where: trip.where }, 'tripwire: request blocked');
+    return new SidecarError('TRIPWIRE');
+  }
+
+  /** 2 resolve, then 3 inject and 4 forward (or passthrough, or delegate). */
+  #dispatch(
+    st: RequestState,
+    req: IncomingMessage,
+    res: ServerResponse,
+    snap: Snapshot,
+    intent: Intent,
+    match: Exclude<MatchResult, { kind: 'deny' }>,
+    query: string,
+    connectionTokens: Set<string> | null,
+  ): void {
+    try {
       if (match.kind === 'passthrough') {
-        if (intent.form === 'prefix' || st.form === 'host-header') throw new SidecarError('NO_ROUTE');
-        this.#passthrough(st, req, res, intent.target, connectionTokens);
+        this.#passthrough(st, req, res, (intent as { target: Target }).target, connectionTokens);
         return;
       }
       const upstreamPath = match.upstreamPath + query;
       const r = match.route;
+      const agent = st.caller?.agent ?? null;
 
       // 2 resolve: cache hit stays synchronous; a miss awaits one (coalesced) vault call.
       if (r.credential === null) {
         this.#inject(st, req, res, r, upstreamPath, connectionTokens, null);
-      } else if (r.mode === 'delegate') {
-        void this.#delegate(st, req, res, r, upstreamPath, connectionTokens);
+        return;
+      }
+      // `{agent}` paths are expanded per agent (the cache is scoped per agent too, I14).
+      const path = (agent !== null ? agent.credentialPaths.get(r.name) : snap.credentialPaths.get(r.name)) ?? r.credential;
+      if (r.mode === 'delegate') {
+        void this.#delegate(st, req, res, r, path, upstreamPath, connectionTokens);
       } else {
-        const rq = { path: r.credential, inject: r.inject, ttlMs: r.cacheTtlMs, scope: '' };
+        const rq = { path, inject: r.inject, ttlMs: r.cacheTtlMs, scope: agent?.name ?? '' };
         const hit = this.#d.resolver.lookup(rq);
         if (hit !== null) {
           st.cache = 'hit';
           this.#inject(st, req, res, r, upstreamPath, connectionTokens, hit.header);
         } else {
           const t0 = performance.now();
-          this.#d.resolver.resolve(this.#d.vault(), rq).then(
+          this.#d.resolver.resolve(this.#d.vault(agent), rq).then(
             (resolution) => {
               st.vaultMs = performance.now() - t0;
               st.cache = resolution.event;
@@ -167,10 +252,11 @@ export class Pipeline {
     }
   }
 
-  /** Refuse a request an adapter could not turn into an intent (bad target, mismatch). */
-  reject(req: IncomingMessage, res: ServerResponse, form: RequestForm, err: unknown, host?: string): void {
+  /** Refuse a request an adapter could not turn into an intent (bad target, mismatch, 407). */
+  reject(req: IncomingMessage, res: ServerResponse, form: RequestForm, err: unknown, host?: string, caller?: Caller): void {
     const st = new RequestState(req, form);
     st.host = host ?? null;
+    st.caller = caller ?? null;
     res.once('close', () => this.#record(st, res));
     this.#fail(st, res, err);
   }
@@ -235,7 +321,7 @@ export class Pipeline {
         path,
         method: req.method ?? 'GET',
         headers,
-        body: hasRequestBody(req.headers) ? req : null,
+        body: hasRequestBody(req.headers) ? (st.body ?? req) : null,
         headersTimeoutMs: timeouts.headersMs,
         idleTimeoutMs: timeouts.idleMs,
       },
@@ -261,13 +347,14 @@ export class Pipeline {
     req: IncomingMessage,
     res: ServerResponse,
     r: Route,
+    credential: string,
     upstreamPath: string,
     conn: Set<string> | null,
   ): Promise<void> {
     try {
       if (this.#upgrades.has(res)) throw new SidecarError('BAD_REQUEST', { message: 'WebSocket upgrades are not supported on delegate routes.' });
       if (!isTextContentType(req.headers['content-type'])) throw new SidecarError('UNSUPPORTED_MEDIA_TYPE');
-      const body = hasRequestBody(req.headers) ? await readTextBody(req, r.maxBodyBytes) : '';
+      const body = hasRequestBody(req.headers) ? await readTextBody(req, r.maxBodyBytes, st.body ?? req) : '';
       const out = buildUpstreamHeaders(req.headers, conn, {
         authority: authorityOf(r),
         credentialRoute: true,
@@ -276,7 +363,7 @@ export class Pipeline {
         contentLength: undefined,
       });
       const t0 = performance.now();
-      const answer = await this.#d.vault().useHttpRequest(r.credential!, {
+      const answer = await this.#d.vault(st.caller?.agent ?? null).useHttpRequest(credential, {
         method: req.method ?? 'GET',
         url: r.upstream.origin + upstreamPath,
         headers: headerListToRecord(out.list),
@@ -323,6 +410,7 @@ export class Pipeline {
   #record(st: RequestState, res: ServerResponse): void {
     if (st.settled) return;
     st.settled = true;
+    st.release?.();
     if (!res.writableFinished) {
       // The agent went away mid-exchange: cancel upstream (client abort → upstream abort).
       st.cancel?.();
@@ -332,7 +420,7 @@ export class Pipeline {
     const m = this.#d.metrics;
     const routeName = st.route?.name ?? 'none';
     const bytesIn = Math.max(0, (st.req.socket?.bytesRead ?? st.startBytesRead) - st.startBytesRead);
-    m.requests.inc({ route: routeName, method: methodLabel(st.req.method), code_class: codeClass(st.status), outcome: st.outcome, agent: '' });
+    m.requests.inc({ route: routeName, method: methodLabel(st.req.method), code_class: codeClass(st.status), outcome: st.outcome, agent: st.caller?.agent.name ?? '' });
     m.requestDuration.observe({ route: routeName }, totalMs / 1000);
     if (st.upstreamMs !== null) m.upstreamDuration.observe({ route: routeName }, st.upstreamMs / 1000);
     if (st.cache !== null) m.cacheEvents.inc({ route: routeName, event: st.cache });
@@ -342,7 +430,7 @@ export class Pipeline {
     const rec: RequestRecord = {
       id: st.id,
       form: st.form,
-      agent: null,
+      agent: st.caller?.agent.name ?? null,
       route: st.route?.name ?? null,
       method: st.req.method ?? '',
       host: st.host,

@@ -7,6 +7,7 @@
  * grammar (I1, I2) and hands an `Intent` to the pipeline; parse failures are
  * refused through the pipeline too, so every request gets its canonical log line.
  * CONNECT and upgrades are handed to the tunnel module when it is attached.
+ * In gateway mode the agent is identified here, before any adapter (src/gateway/auth).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -16,6 +17,8 @@ import { checkHostAgreement, parseAbsoluteTarget, parseOriginTarget } from '../r
 import type { Pipeline } from './pipeline.js';
 import type { Snapshot } from './snapshot.js';
 import type { Logger } from '../log.js';
+import { identify, listenerOf, markDedicated, presentedBy, splitAgentSegment, type Caller } from '../gateway/auth.js';
+import type { TunnelTarget } from './inner-http.js';
 
 export interface ProxyServerDeps {
   readonly pipeline: Pipeline;
@@ -26,6 +29,8 @@ export interface ProxyServerDeps {
   onConnect?: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
   /** Upgrade handler (WebSocket); refused when absent. */
   onUpgrade?: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+  /** Set on an agent's dedicated listener: its configured `host:port` (gateway mode). */
+  readonly listener?: string;
 }
 
 /** Methods that would reflect the injected credential back to the agent. */
@@ -33,12 +38,12 @@ const REFLECTING_METHODS = new Set(['TRACE', 'TRACK']);
 
 /** Route one HTTP request (from the listener or from inside a tunnel) to its adapter. */
 export function dispatchRequest(
-  deps: Pick<ProxyServerDeps, 'pipeline' | 'snapshot' | 'isDraining'>,
+  deps: Pick<ProxyServerDeps, 'pipeline' | 'snapshot' | 'isDraining' | 'listener'>,
   req: IncomingMessage,
   res: ServerResponse,
-  tunnelTarget?: { host: string; port: number; scheme: 'http' | 'https' },
+  tunnelTarget?: TunnelTarget,
 ): void {
-  const url = req.url ?? '';
+  let url = req.url ?? '';
   const p = deps.pipeline;
   if (deps.isDraining()) {
     res.shouldKeepAlive = false;
@@ -49,41 +54,56 @@ export function dispatchRequest(
     p.reject(req, res, 'absolute', new SidecarError('METHOD_DENIED', { message: 'TRACE is never forwarded.' }));
     return;
   }
+  // Gateway mode: who is calling (407 if unproven). Tunnels present what their CONNECT did.
+  let caller: Caller | undefined;
+  const gw = deps.snapshot().gateway;
+  if (gw !== null || deps.listener !== undefined || tunnelTarget?.presented !== undefined) {
+    try {
+      const split = tunnelTarget === undefined ? splitAgentSegment(url) : null;
+      if (split !== null) url = split.url;
+      if (gw === null) throw new SidecarError('PROXY_AUTH_REQUIRED');
+      caller = identify(gw, tunnelTarget?.presented ?? presentedBy(req, split?.token ?? null, listenerOf(req.socket)));
+    } catch (err) {
+      const form = tunnelTarget === undefined ? (url.charCodeAt(0) === 47 ? 'prefix' : 'absolute') : tunnelTarget.scheme === 'https' ? 'intercept' : 'tunnel-http';
+      p.reject(req, res, form, err, tunnelTarget?.host);
+      return;
+    }
+  }
   if (tunnelTarget !== undefined) {
     // Inside CONNECT: origin-form against the tunnel's authority; the inner Host must agree.
-    tunnelAdapter(deps, req, res, tunnelTarget);
+    tunnelAdapter(deps, req, res, tunnelTarget, caller);
     return;
   }
   const c0 = url.charCodeAt(0);
   if (c0 === 47 /* / */) {
-    originFormAdapter(deps, req, res, url);
+    originFormAdapter(deps, req, res, url, caller);
     return;
   }
   if (c0 === 104 /* h */ || c0 === 72 /* H */) {
-    absoluteFormAdapter(deps, req, res, url);
+    absoluteFormAdapter(deps, req, res, url, caller);
     return;
   }
   p.reject(req, res, 'absolute', new SidecarError('BAD_TARGET', { message: 'The request target form is not supported.' }));
 }
 
 /** absolute-form: `GET http://api.openai.com/v1/... HTTP/1.1` sent to the proxy (HTTP_PROXY). */
-function absoluteFormAdapter(deps: Pick<ProxyServerDeps, 'pipeline'>, req: IncomingMessage, res: ServerResponse, url: string): void {
+function absoluteFormAdapter(deps: Pick<ProxyServerDeps, 'pipeline'>, req: IncomingMessage, res: ServerResponse, url: string, caller: Caller | undefined): void {
   try {
     const target = parseAbsoluteTarget(url);
     checkHostAgreement(target, req.headers.host);
-    deps.pipeline.handle(req, res, { form: 'absolute', target });
+    deps.pipeline.handle(req, res, { form: 'absolute', target, caller });
   } catch (err) {
-    deps.pipeline.reject(req, res, 'absolute', err);
+    deps.pipeline.reject(req, res, 'absolute', err, undefined, caller);
   }
 }
 
 /** origin-form: a base-URL prefix (`/openai/v1/...`); the pipeline falls back to host-header form when enabled. */
-function originFormAdapter(deps: Pick<ProxyServerDeps, 'pipeline'>, req: IncomingMessage, res: ServerResponse, url: string): void {
+function originFormAdapter(deps: Pick<ProxyServerDeps, 'pipeline'>, req: IncomingMessage, res: ServerResponse, url: string, caller: Caller | undefined): void {
   try {
     const { path, query } = parseOriginTarget(url);
-    deps.pipeline.handle(req, res, { form: 'prefix', path, query });
+    deps.pipeline.handle(req, res, { form: 'prefix', path, query, caller });
   } catch (err) {
-    deps.pipeline.reject(req, res, 'prefix', err);
+    deps.pipeline.reject(req, res, 'prefix', err, undefined, caller);
   }
 }
 
@@ -92,7 +112,8 @@ function tunnelAdapter(
   deps: Pick<ProxyServerDeps, 'pipeline'>,
   req: IncomingMessage,
   res: ServerResponse,
-  t: { host: string; port: number; scheme: 'http' | 'https' },
+  t: TunnelTarget,
+  caller: Caller | undefined,
 ): void {
   const form = t.scheme === 'https' ? 'intercept' : 'tunnel-http';
   try {
@@ -111,9 +132,9 @@ function tunnelAdapter(
     const host = req.headers.host;
     if (host === undefined) throw new SidecarError('BAD_TARGET', { message: 'The request has no Host header.' });
     checkHostAgreement(target, host);
-    deps.pipeline.handle(req, res, { form, target });
+    deps.pipeline.handle(req, res, { form, target, caller });
   } catch (err) {
-    deps.pipeline.reject(req, res, form, err, t.host);
+    deps.pipeline.reject(req, res, form, err, t.host, caller);
   }
 }
 
@@ -131,6 +152,8 @@ export function createProxyServer(deps: ProxyServerDeps, limits: LimitsSettings)
     (req, res) => dispatchRequest(deps, req, res),
   );
   server.maxConnections = limits.maxConnections;
+  const listener = deps.listener;
+  if (listener !== undefined) server.on('connection', (socket: Socket) => markDedicated(socket, listener));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, deps.log));
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (deps.onConnect !== undefined) deps.onConnect(req, socket, head);

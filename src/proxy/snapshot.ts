@@ -5,14 +5,25 @@
  */
 import type { Config } from '../config/types.js';
 import { RouteTable } from '../routing/matcher.js';
+import { buildGateway, templatedPaths, type Gateway } from '../gateway/agents.js';
 
 export interface Snapshot {
   readonly config: Config;
   readonly table: RouteTable;
   /** Increments on every successful (re)load. */
   readonly generation: number;
+  /** Gateway mode (`agents:`), or null for the single-agent sidecar. */
+  readonly gateway: Gateway | null;
+  /** Single-agent sidecar: credential paths of `{agent}` routes, with `vault.agent` filled in. */
+  readonly credentialPaths: ReadonlyMap<string, string>;
 }
 
 export function buildSnapshot(config: Config, generation: number): Snapshot {
-  return { config, table: new RouteTable(config.routes, config.egress), generation };
+  return {
+    config,
+    table: new RouteTable(config.routes, config.egress),
+    generation,
+    gateway: buildGateway(config),
+    credentialPaths: templatedPaths(config.routes, config.vault.agent),
+  };
 }

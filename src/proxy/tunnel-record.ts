@@ -19,6 +19,8 @@ export class TunnelRecord {
   readonly #start = performance.now();
   host: string | null = null;
   port = 0;
+  /** Gateway mode: the agent that opened the tunnel. */
+  agent: string | null = null;
   route: string | null = null;
   decision: TunnelDecision = 'refused';
   /** A bounded label: route, allow_list, unmatched_passthrough, or why it was refused. */
@@ -79,7 +81,7 @@ export class TunnelRecord {
     const rec: RequestRecord & { decision: TunnelDecision; reason: string; port: number; detail?: string } = {
       id: this.id,
       form: 'connect',
-      agent: null,
+      agent: this.agent,
       route: this.route,
       method: 'CONNECT',
       host: this.host,
