@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import { authenticate } from './auth.js';
 import { connectSocket, describeEndpoint, VaultConnection, type VaultEndpoint } from './connection.js';
+import { ReadyGate } from './gate.js';
 import { VaultError, VaultLeaseError, VaultSessionExpiredError, VaultTimeoutError, VaultUnavailableError } from './errors.js';
 
 export type VaultStatus = 'connecting' | 'ready' | 'failed' | 'closed';
@@ -41,12 +42,6 @@ export interface VaultClientOptions {
   onEvent?: (e: VaultClientEvent) => void;
 }
 
-interface Waiter {
-  failFast: boolean;
-  resolve(): void;
-  reject(e: VaultError): void;
-}
-
 export class VaultCore {
   readonly #endpoint: VaultEndpoint;
   readonly #agent: string;
@@ -56,7 +51,7 @@ export class VaultCore {
   readonly #backoffInitial: number;
   readonly #backoffMax: number;
   readonly #onEvent: ((e: VaultClientEvent) => void) | undefined;
-  readonly #waiters = new Set<Waiter>();
+  readonly #gate = new ReadyGate();
   #state: VaultState = { status: 'connecting', reason: 'not started', since: Date.now() };
   #conn: VaultConnection | null = null;
   #connReadyAt = 0;
@@ -97,7 +92,7 @@ export class VaultCore {
   whenReady(timeoutMs?: number): Promise<void> {
     if (this.#state.status === 'ready') return Promise.resolve();
     if (this.#closing) return Promise.reject(this.#unavailable('vault client is closed'));
-    return this.#wait(false, timeoutMs, () => this.#unavailable(`vault not ready after ${timeoutMs} ms`));
+    return this.#gate.wait(false, timeoutMs, () => this.#unavailable(`vault not ready after ${timeoutMs} ms`));
   }
 
   /**
@@ -167,7 +162,8 @@ export class VaultCore {
       conn = c;
       this.#conn = c;
       const sessionId = await authenticate(c, this.#agent, this.#seed, this.#connectTimeoutMs);
-      if (this.#closing || c.closed) return;
+      if (this.#closing) return;
+      if (c.closed) throw this.#unavailable('vault connection closed during the handshake');
       this.#sessionId = sessionId;
       this.#connReadyAt = performance.now();
       this.#setState('ready');
@@ -254,45 +250,16 @@ export class VaultCore {
       }
       if (status === 'failed') throw this.#unavailable(`vault unavailable: ${reason ?? 'unknown reason'}`);
       const remaining = deadline - performance.now();
-      await this.#wait(true, remaining, () => new VaultTimeoutError({ message: `vault not connected within ${this.#callTimeoutMs} ms` }));
+      await this.#gate.wait(true, remaining, () => new VaultTimeoutError({ message: `vault not connected within ${this.#callTimeoutMs} ms` }));
     }
-  }
-
-  /** Wait for 'ready'. `failFast` waiters also end when an attempt fails. */
-  #wait(failFast: boolean, timeoutMs: number | undefined, onTimeout: () => VaultError): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const waiter: Waiter = {
-        failFast,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          this.#waiters.delete(waiter);
-          reject(onTimeout());
-        }, Math.max(0, timeoutMs));
-      }
-      this.#waiters.add(waiter);
-    });
   }
 
   #setState(status: VaultStatus, reason?: string): void {
     this.#state = { status, ...(reason !== undefined ? { reason } : {}), since: Date.now() };
     this.#emit({ type: 'state', state: this.state });
-    for (const w of this.#waiters) {
-      if (status === 'ready') w.resolve();
-      else if (status === 'closed') w.reject(this.#unavailable('vault client closed'));
-      else if (status === 'failed' && w.failFast) w.reject(this.#unavailable(`vault unavailable: ${reason ?? 'unknown reason'}`));
-      else continue;
-      this.#waiters.delete(w);
-    }
+    if (status === 'ready') this.#gate.open();
+    else if (status === 'closed') this.#gate.closed(() => this.#unavailable('vault client closed'));
+    else if (status === 'failed') this.#gate.failed(() => this.#unavailable(`vault unavailable: ${reason ?? 'unknown reason'}`));
   }
 
   #unavailable(message: string): VaultUnavailableError {
