@@ -105,9 +105,14 @@ WORK="$(mktemp -d "$CACHE/run.XXXXXX")"
 # podman's own stderr goes here: without systemd it logs harmless "unable to get systemd
 # connection to add healthchecks" errors for every container with a HEALTHCHECK.
 PODMAN_LOG="$WORK/podman.log"
+# One at a time: podman 4.3 stops at the first name it does not know.
+remove_containers() {
+  local c
+  for c in "${ALL_CTRS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+}
 cleanup() {
   if [ "$KEEP" = 0 ]; then
-    podman rm -f -t 0 "${ALL_CTRS[@]}" >/dev/null 2>&1 || true
+    remove_containers
     podman volume rm -f "$KEYS_VOL" "$RUN_VOL" >/dev/null 2>&1 || true
     rm -rf "$WORK"
   else
@@ -115,7 +120,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-podman rm -f -t 0 "${ALL_CTRS[@]}" >/dev/null 2>&1 || true
+remove_containers
 podman volume rm -f "$KEYS_VOL" "$RUN_VOL" >/dev/null 2>&1 || true
 
 # --- build base (debootstrap) --------------------------------------------------------------
