@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { LineCounter, parseDocument } from 'yaml';
+import { lineOf, parseYaml } from '../config/yaml-doc.js';
 import { hexToBytes } from '../vault/hex.js';
 import { ACTIONS, compilePolicy, OPERATIONS, type Policy } from './policy.js';
 
@@ -61,14 +61,14 @@ export class DevVaultConfigError extends Error {
 /** Read and validate a dev-vault.yaml file. */
 export async function loadDevVaultFile(file: string, env: NodeJS.ProcessEnv): Promise<DevVaultSettings> {
   const text = await readFile(file, 'utf8');
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new DevVaultConfigError(file, doc.errors.map((e) => e.message));
+  // The YAML parser lives in config/ (one home per dependency); no ${VAR} interpolation here.
+  const parsed = parseYaml(text);
+  if (parsed.issues.length > 0) throw new DevVaultConfigError(file, parsed.issues.map((i) => `${file}:${i.line ?? '?'}: ${i.message}`));
   const where = (path: (string | number)[]): string => {
-    const node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
-    return node?.range ? `${file}:${lineCounter.linePos(node.range[0]).line}` : file;
+    const line = lineOf(parsed, path);
+    return line === undefined ? file : `${file}:${line}`;
   };
-  return settingsFromConfig((doc.toJS() ?? {}) as DevVaultConfig, env, file, where);
+  return settingsFromConfig((parsed.doc.toJS() ?? {}) as DevVaultConfig, env, file, where);
 }
 
 /** Validate a parsed config object and convert it. Throws DevVaultConfigError listing every problem. */

@@ -5,6 +5,10 @@
  * `/` included (vault-protocol.md). A request is allowed when one policy grants
  * it whole. ACCESS_DENIED means no policy grants the action on the path at all;
  * POLICY_DENIED means one does, but a condition refuses this use of it.
+ *
+ * allowed_domains can only be checked where the vault sees the destination, i.e. for
+ * http_request; a policy that also allows http_header hands out a header that can be
+ * sent anywhere, so restrict allowed_operations too when the domain matters.
  */
 export const ACTIONS = ['use', 'retrieve', 'list'] as const;
 export type Action = (typeof ACTIONS)[number];

@@ -54,6 +54,17 @@ test('every problem is reported with its YAML path and line', async () => {
   }
 });
 
+test('YAML syntax errors (a duplicate key) are reported with their line', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sanctum-dvc-'));
+  try {
+    const f = join(dir, 'dup.yaml');
+    await writeFile(f, 'agents: {}\nallow_loopback: true\nallow_loopback: false\n');
+    await assert.rejects(loadDevVaultFile(f, {}), (e: unknown) => e instanceof DevVaultConfigError && /dup\.yaml:3: YAML syntax/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('listen and duration syntax', () => {
   assert.deepEqual(parseListen('127.0.0.1:7600'), { host: '127.0.0.1', port: 7600 });
   assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 });
