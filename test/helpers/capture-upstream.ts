@@ -58,7 +58,14 @@ const BODY_CAP = 64 * 1024;
 /** Header names that carry credentials; the answer says which were present (never their values). */
 const CREDENTIAL_NAMES = ['authorization', 'x-api-key', 'api-key', 'proxy-authorization', 'cookie'];
 
-export async function startCaptureUpstream(name: string): Promise<CaptureUpstream> {
+export interface CaptureOptions {
+  /** Keep only the last N requests (long runs); default: all. */
+  readonly keep?: number;
+  /** Called once per request when its head has arrived (for checks in long runs). */
+  readonly onRequest?: (r: CapturedRequest) => void;
+}
+
+export async function startCaptureUpstream(name: string, opts: CaptureOptions = {}): Promise<CaptureUpstream> {
   const requests: CapturedRequest[] = [];
   const sockets = new Set<Socket>();
   const wire: Buffer[] = [];
@@ -108,6 +115,8 @@ export async function startCaptureUpstream(name: string): Promise<CaptureUpstrea
       responseCut: false,
     };
     requests.push(cap);
+    if (opts.keep !== undefined && requests.length > opts.keep) requests.splice(0, requests.length - opts.keep);
+    opts.onRequest?.(cap);
     notify();
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     req.on('data', (c: Buffer) => {
