@@ -76,7 +76,7 @@ test('vault killed and restarted under load: fails closed, goes not-ready, recov
     }
   };
   const workers = [0, 1, 2, 3].map(worker);
-  const rounds: Array<{ notReadyAfterTries: number; recoveredAfterTries: number }> = [];
+  const rounds: Array<{ notReadyAfterTries: number; recoveredAfterTries: number; clientStateIfNot?: string }> = [];
   try {
     for (let round = 0; round < 5; round++) {
       await new Promise((r) => setTimeout(r, 300));
@@ -88,7 +88,8 @@ test('vault killed and restarted under load: fails closed, goes not-ready, recov
       await new Promise((r) => setTimeout(r, 1200));
       await rig.vault!.start();
       const recoveredAfterTries = await pollUntil(async () => (await send('/openai/v1/probe', tally)) === 200, 50, 40);
-      rounds.push({ notReadyAfterTries, recoveredAfterTries });
+      const st = rig.sidecar.vault.state;
+      rounds.push({ notReadyAfterTries, recoveredAfterTries, ...(recoveredAfterTries < 0 ? { clientStateIfNot: `${st.status}: ${st.reason ?? ''}` } : {}) });
     }
   } finally {
     stop = true;
@@ -111,7 +112,10 @@ test('vault killed and restarted under load: fails closed, goes not-ready, recov
 
   for (const [i, r] of rounds.entries()) {
     assert.ok(r.notReadyAfterTries >= 0, `round ${i + 1}: /readyz never went 503 while the vault was down`);
-    assert.ok(r.recoveredAfterTries >= 0, `round ${i + 1}: no good answer within 2 s (40 polls, 50 ms apart) of the vault returning`);
+    assert.ok(
+      r.recoveredAfterTries >= 0,
+      `round ${i + 1}: no good answer within 2 s (40 polls, 50 ms apart) of the vault returning; the vault client was "${r.clientStateIfNot}"`,
+    );
   }
   assert.ok((await pollUntil(async () => (await readyz()) === 200, 50, 100)) >= 0, '/readyz is ready again');
   for (const l of rig.logs) for (const v of Object.values(SECRETS)) assert.ok(!l.includes(v), 'a log line carries a secret');

@@ -362,10 +362,13 @@ async function sampler(): Promise<void> {
     const t = performance.now() - t0;
     samples.push({ t, s });
     if (t >= minute * 60_000 - SAMPLE_MS / 2) {
+      // Heap after a full GC is the leak signal; RSS also includes heap V8 grew and kept.
+      await rpc('gc');
+      const g = await rpc<ChildStats>('stats');
       const reqs = Object.values(minuteCount).reduce((a, b) => a + b, 0);
       const bad = Object.entries(minuteCount).filter(([k]) => k.includes('UNEXPECTED') || k === 'client error');
       console.log(
-        `[soak] minute ${minute}: RSS ${mb(s.rss)} MB, heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB, handles ${handleSummary(s.handles)}, ` +
+        `[soak] minute ${minute}: RSS ${mb(s.rss)} MB, heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB (${mb(g.heapUsed)} MB after GC), handles ${handleSummary(s.handles)}, ` +
           `proxy connections ${s.connections}, ${reqs} exchanges (${(reqs / 60).toFixed(0)}/s)${bad.length ? `, problems ${JSON.stringify(Object.fromEntries(bad))}` : ''}`,
       );
       minuteCount = {};
