@@ -52,6 +52,14 @@ export async function startAdmin(deps: AdminDeps, host: string, port: number): P
         allow_plaintext: r.allowPlaintext,
       })),
       egress: snap.config.egress,
+      // Gateway mode: who may use what (token hashes and placeholders are not shown).
+      agents: snap.config.agents.map((a) => ({
+        name: a.name,
+        routes: a.routes,
+        token: a.tokenSha256 !== undefined,
+        listen: a.listen === undefined ? null : `${a.listen.host}:${a.listen.port}`,
+        vault_agent: a.vault?.agent ?? snap.config.vault.agent,
+      })),
     });
   });
 

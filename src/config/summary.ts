@@ -7,7 +7,7 @@
  */
 import { formatDuration } from './duration.js';
 import { formatBytes } from './size.js';
-import type { Config, HostPort, Route } from './types.js';
+import type { AgentSettings, Config, HostPort, RateLimit, Route } from './types.js';
 
 /**
  * Names that suggest a secret value; file paths and env-var names are not values.
@@ -32,6 +32,22 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+function describeLimit(l: RateLimit): string {
+  const b = l.bucket;
+  const rate = b === undefined ? [] : [`${b.requests}/${b.perMs === 1000 ? 's' : 'min'} (burst ${b.burst})`];
+  return [...rate, ...(l.maxStreams === undefined ? [] : [`${l.maxStreams} streams`])].join(', ');
+}
+
+function describeAgent(a: AgentSettings): string {
+  const auth = [a.tokenSha256 !== undefined ? 'proxy token' : '', a.listen !== undefined ? `own listener ${addr(a.listen)}` : ''].filter(Boolean).join(' or ');
+  const vault = a.vault === undefined ? 'top-level vault identity' : `vault identity ${a.vault.agent} (key file ${a.vault.keyFile})`;
+  const extra = [
+    a.rateLimit !== undefined ? `rate limit ${describeLimit(a.rateLimit)}` : '',
+    a.placeholders.length > 0 ? `${a.placeholders.length} placeholder(s) watched` : '',
+  ].filter(Boolean);
+  return `  ${a.name}: routes ${a.routes.join(', ') || '(none)'}; ${auth}; ${vault}${extra.length ? `; ${extra.join('; ')}` : ''}`;
+}
+
 function describeRoute(c: Config, r: Route, i: number): string[] {
   const m = r.match;
   const reach: string[] = [];
@@ -48,6 +64,7 @@ function describeRoute(c: Config, r: Route, i: number): string[] {
     r.allowWildcardHost ? 'wildcard host' : '',
     r.keepCookies ? 'keeps cookies' : '',
     r.mode === 'delegate' ? `max body ${formatBytes(r.maxBodyBytes)}` : '',
+    r.rateLimit !== undefined ? `rate limit ${describeLimit(r.rateLimit)}` : '',
   ].filter(Boolean);
   return [
     `  ${r.name}: ${reach.join(' + ')}; ${paths}; ${methods}`,
@@ -73,6 +90,7 @@ export function summarizeConfig(c: Config): string {
     ...c.routes.flatMap((r, i) => describeRoute(c, r, i)),
   ];
   if (c.routes.length === 0) lines.push('  (none)');
+  if (c.agents.length > 0) lines.push(`agents (${c.agents.length}, gateway mode):`, ...c.agents.map(describeAgent));
   return lines.join('\n');
 }
 
@@ -83,7 +101,13 @@ function coveredBy(pattern: string, host: string): boolean {
 /** Warnings for valid but risky settings; each names the setting and why it matters. */
 export function lintConfig(c: Config): string[] {
   const w: string[] = [];
-  if (!isLoopback(c.listen.host)) w.push(`listen ${addr(c.listen)} is not loopback: any host that can reach it can use the credentials (I12)`);
+  // In gateway mode every request on the main listener must present an agent's token (I14).
+  if (!isLoopback(c.listen.host) && c.agents.length === 0) w.push(`listen ${addr(c.listen)} is not loopback: any host that can reach it can use the credentials (I12)`);
+  for (const a of c.agents) {
+    if (a.listen !== undefined && !isLoopback(a.listen.host)) {
+      w.push(`agent ${a.name}: listen ${addr(a.listen)} is not loopback: anyone who can reach it acts as ${a.name}, without a token`);
+    }
+  }
   if (c.admin && !isLoopback(c.admin.host)) w.push(`admin ${addr(c.admin)} is not loopback: /routes and /metrics are reachable from outside`);
   if (c.vault.tcp !== undefined) {
     w.push('vault.tcp: the vault is reached over TCP; prefer vault.socket (a TCP port in a shared pod can be squatted, I12)');
@@ -113,6 +137,9 @@ export function lintConfig(c: Config): string[] {
     }
     if (r.keepCookies && r.credential !== null) w.push(`${name}: keep_cookies forwards the agent's cookies along with the credential`);
     if (r.credential === null && r.inject.headerType !== 'bearer') w.push(`${name}: inject has no effect without a credential`);
+    if (c.agents.length === 0 && r.credential?.includes('{agent}')) {
+      w.push(`${name}: without agents:, {agent} in the credential path is vault.agent (${c.vault.agent})`);
+    }
     if (c.envPaths?.includes(`routes[${c.routes.indexOf(r)}].credential`)) {
       w.push(`${name}: credential comes from the environment; it must be a vault path (e.g. openai/api-key), never the secret itself`);
     }

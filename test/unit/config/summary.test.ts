@@ -83,3 +83,29 @@ test('values interpolated into secret-sounding settings are shown as [from envir
   // Nothing else in the summary comes from the environment.
   assert.deepEqual(c.envPaths, ['vault.passphrase_env', 'routes[0].credential']);
 });
+
+test('gateway mode: agents are summarised; the main listener may be exposed, a token-less one is flagged', () => {
+  const c = parseConfig(
+    `version: 1
+listen: 0.0.0.0:8080
+vault: { agent: gw }
+routes:
+  - { name: openai, match: { host: api.openai.com }, credential: "openai/{agent}", rate_limit: { requests: 5, per: minute } }
+agents:
+  - { name: alpha, token_sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824, vault: { agent: alpha, key_file: /k/alpha.key }, routes: [openai], placeholders: [sk-alpha-placeholder], rate_limit: { requests: 10, per: second, max_streams: 3 } }
+  - { name: door, routes: [openai], listen: "0.0.0.0:8181" }
+`,
+    'gw.yaml',
+    {},
+  );
+  const s = summarizeConfig(c);
+  assert.match(s, /agents \(2, gateway mode\):/);
+  assert.match(s, /alpha: routes openai; proxy token; vault identity alpha \(key file \/k\/alpha\.key\); rate limit 10\/s \(burst 10\), 3 streams; 1 placeholder\(s\) watched/);
+  assert.match(s, /door: routes openai; own listener 0\.0\.0\.0:8181; top-level vault identity/);
+  assert.match(s, /rate limit 5\/min \(burst 5\)/);
+  assert.ok(!s.includes('2cf24dba'), 'token hashes are not printed');
+  const w = lintConfig(c).join('\n');
+  assert.ok(!/listen 0\.0\.0\.0:8080 is not loopback/.test(w), 'the gateway listener requires a token');
+  assert.match(w, /agent door: listen 0\.0\.0\.0:8181 is not loopback: anyone who can reach it acts as door, without a token/);
+  assert.match(lintConfig(parseConfig('version: 1\nvault: { agent: solo }\nroutes:\n  - { name: r, match: { host: r.test }, credential: "r/{agent}" }\n', 't', {})).join('\n'), /\{agent\} in the credential path is vault\.agent \(solo\)/);
+});
