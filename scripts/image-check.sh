@@ -172,13 +172,16 @@ step "artifacts (npm run build, npm prune --omit=dev, on the host)"
 [ -d "$ROOT/node_modules" ] || die "run npm ci first"
 if [ "$WORKTREE" = 1 ]; then
   SRC="$ROOT"
+  REV=worktree
   echo "source: the working tree"
 else
   SRC="$WORK/src"
   mkdir -p "$SRC"
-  git -C "$ROOT" archive "$REF" | tar -x -C "$SRC"
+  # Resolved once: others may commit while this runs.
+  REV="$(git -C "$ROOT" rev-parse --verify "$REF^{commit}")" || die "unknown commit $REF"
+  git -C "$ROOT" archive "$REV" | tar -x -C "$SRC"
   ln -s "$ROOT/node_modules" "$SRC/node_modules"
-  echo "source: git archive $REF ($(git -C "$ROOT" rev-parse --short "$REF"))"
+  echo "source: git archive $REF ($REV)"
 fi
 (cd "$SRC" && npm run build --silent) || die "npm run build failed"
 APP="$WORK/artifacts/app"
@@ -198,7 +201,7 @@ if ! podman build --format docker --network none --pull=never \
   --build-arg BUILD_IMAGE="$BASE_IMAGE" \
   --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
   --build-arg APP_ARTIFACTS="$ARTIFACTS_IMAGE" \
-  --build-arg REVISION="$(if [ "$WORKTREE" = 1 ]; then echo worktree; else git -C "$ROOT" rev-parse "$REF"; fi)" \
+  --build-arg REVISION="$REV" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   -t "$IMAGE" -f "$SRC/Dockerfile" "$SRC" > "$WORK/build.log" 2>&1; then
   tail -30 "$WORK/build.log"
