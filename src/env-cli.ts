@@ -66,6 +66,11 @@ export function renderEnv(config: Config, opts: { proxyUrl?: string; caPath?: st
     seen.add(name);
     out.push(`export ${name}=${shellQuote(value)}`);
   };
+  if (config.agents.length > 0) {
+    out.push('# Gateway mode: every agent authenticates. Put its name and proxy token in the proxy URLs');
+    out.push('# (http://<agent>:<token>@host:port) and after the host of base URLs (/_agent/<token>/...),');
+    out.push('# or give it a dedicated listen: address in routes.yaml.');
+  }
   out.push('# Proxy: both cases, because curl reads only the lowercase http_proxy.');
   for (const n of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) put(n, proxy);
   const noProxy = ['localhost', '127.0.0.1', '::1'];
