@@ -148,6 +148,9 @@ export function createProxyServer(deps: ProxyServerDeps, limits: LimitsSettings)
       maxHeaderSize: limits.maxHeaderBytes,
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
+      // Node checks header/request deadlines on this interval (default 30 s); a slowloris
+      // client would otherwise hold a socket long past headers_timeout.
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     },
     (req, res) => dispatchRequest(deps, req, res),
   );
