@@ -352,7 +352,7 @@ describe('chart: broken values fail', () => {
     assert.notEqual(l.status, 0, 'helm lint accepted broken values');
   });
 
-  const bad: Array<{ name: string; set: string[]; kubeVersion?: string; error: RegExp }> = [
+  const bad: Array<{ name: string; set: string[]; values?: string; kubeVersion?: string; error: RegExp }> = [
     { name: 'an unknown key (typo)', set: ['sidecar.mdoe=classic'], error: /additional propert(y|ies) 'mdoe'/ },
     { name: 'an invalid mode', set: ['mode=mesh'], error: /\/mode/ },
     { name: 'a world-readable key', set: ['vault.key.defaultMode=420'], error: /defaultMode/ },
@@ -360,6 +360,8 @@ describe('chart: broken values fail', () => {
     { name: 'a writable root filesystem', set: ['sidecar.securityContext.readOnlyRootFilesystem=false'], error: /readOnlyRootFilesystem/ },
     { name: 'a non-loopback listener in sidecar mode', set: ['sidecar.listen.address=0.0.0.0'], error: /must listen on loopback/ },
     { name: 'gateway mode without per-agent tokens', set: ['mode=gateway'], error: /needs per-agent authentication/ },
+    { name: 'gateway credentials for an agent that does not exist', set: ['agent.gatewayAuth.username=beta'], values: 'gateway', error: /"beta" is not an agent of routes\.config\.agents \(alpha\)/ },
+    { name: 'gateway credentials without a user name', set: ['agent.gatewayAuth.username='], values: 'gateway', error: /username must name the agent/ },
     { name: 'a TCP vault without an address', set: ['vault.transport=tcp'], error: /needs vault\.tcp\.address/ },
     { name: 'interception without a CA Secret', set: ['interception.enabled=true'], error: /needs interception\.caSecret/ },
     { name: 'a grace period shorter than the drain', set: ['terminationGracePeriodSeconds=10'], error: /must exceed/ },
@@ -367,7 +369,8 @@ describe('chart: broken values fail', () => {
   ];
   for (const b of bad) {
     it(`rejects ${b.name}`, async () => {
-      const res = await helm(templateArgs({ set: b.set, ...(b.kubeVersion ? { kubeVersion: b.kubeVersion } : {}) }));
+      const values = b.values ? [join(CI_DIR, `${b.values}-values.yaml`)] : [];
+      const res = await helm(templateArgs({ values, set: b.set, ...(b.kubeVersion ? { kubeVersion: b.kubeVersion } : {}) }));
       assert.notEqual(res.status, 0, `helm template accepted ${b.name}`);
       assert.match(res.stderr, b.error);
     });

@@ -112,6 +112,18 @@ workload template so `helm template`/`install` fails before anything reaches the
   {{- if and (not $v.routes.existingConfigMap) (not $v.routes.config.agents) }}
     {{- fail "mode=gateway needs per-agent authentication: set routes.config.agents (name, token_sha256, routes) or use routes.existingConfigMap (SECURITY I12/I14)" }}
   {{- end }}
+  {{- if and $v.agent.enabled $v.agent.gatewayAuth.existingSecret }}
+    {{- if not $v.agent.gatewayAuth.username }}
+      {{- fail "agent.gatewayAuth.username must name the agent (an entry of routes.config.agents): the gateway checks that the Basic user name matches the token's agent" }}
+    {{- end }}
+    {{- if and (not $v.routes.existingConfigMap) $v.routes.config.agents }}
+      {{- $names := list }}
+      {{- range $v.routes.config.agents }}{{ $names = append $names .name }}{{ end }}
+      {{- if not (has $v.agent.gatewayAuth.username $names) }}
+        {{- fail (printf "agent.gatewayAuth.username=%q is not an agent of routes.config.agents (%s)" $v.agent.gatewayAuth.username (join ", " $names)) }}
+      {{- end }}
+    {{- end }}
+  {{- end }}
   {{- if and $v.gateway.pdb.enabled (not (kindIs "invalid" $v.gateway.pdb.minAvailable)) (not (kindIs "invalid" $v.gateway.pdb.maxUnavailable)) }}
     {{- fail "gateway.pdb: set either minAvailable or maxUnavailable, not both" }}
   {{- end }}

@@ -274,7 +274,7 @@ role "sidecar" (default): the proxy is the pod's loopback; "gateway": the gatewa
     secretKeyRef:
       name: {{ $v.agent.gatewayAuth.existingSecret }}
       key: {{ $v.agent.gatewayAuth.secretKey }}
-{{- $proxy = printf "http://%s:$(SANCTUM_SIDECAR_PROXY_TOKEN)@%s:%d" (default $v.vault.agent $v.agent.gatewayAuth.username) $names.gatewayHost (int $v.gateway.service.port) }}
+{{- $proxy = printf "http://%s:$(SANCTUM_SIDECAR_PROXY_TOKEN)@%s:%d" $v.agent.gatewayAuth.username $names.gatewayHost (int $v.gateway.service.port) }}
 {{- else }}
 {{- $proxy = printf "http://%s:%d" $names.gatewayHost (int $v.gateway.service.port) }}
 {{- end }}
