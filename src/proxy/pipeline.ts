@@ -29,7 +29,7 @@ import { logRequest, type Logger, type RequestRecord } from '../log.js';
 import type { AgentEntry } from '../gateway/agents.js';
 import type { Caller } from '../gateway/auth.js';
 import type { Limiter } from '../gateway/limits.js';
-import { scanBody, scanHeadersAndTarget, searchableToken, type Needle, type Trip } from '../gateway/tripwire.js';
+import { admit, admitBody } from '../gateway/gate.js';
 
 /** What an adapter hands the pipeline; `caller` is the identified agent in gateway mode. */
 export type Intent = (
@@ -143,17 +143,17 @@ export class Pipeline {
       if (match.kind === 'deny') throw new SidecarError(match.code);
       if (match.kind === 'passthrough' && (intent.form === 'prefix' || st.form === 'host-header')) throw new SidecarError('NO_ROUTE');
 
-      // gate (gateway mode, or a rate-limited route): ACL, tripwires, limits; bodies are searched before resolve.
+      // gate (gateway mode, or a rate-limited route): ACL, tripwires, limits; a body is searched before resolve.
       if (st.caller !== null || route?.rateLimit !== undefined) {
-        const needles = this.#gate(st, req, snap, route, intent.form === 'prefix' ? intent.path : intent.target.path, query);
+        const needles = admit(this.#d, snap.gateway, st, req, intent.form === 'prefix' ? intent.path : intent.target.path, query);
         if (needles !== null && hasRequestBody(req.headers)) {
-          scanBody(req, needles, searchableToken(st.caller?.token ?? null), route?.timeouts.idleMs ?? 300_000)
-            .then(({ trip, body }) => {
+          admitBody(this.#d, st, req, needles).then(
+            (body) => {
               st.body = body;
-              if (trip !== null) throw this.#tripped(st, trip);
               if (!res.destroyed) this.#dispatch(st, req, res, snap, intent, match, query, connectionTokens);
-            })
-            .catch((err: unknown) => this.#fail(st, res, err));
+            },
+            (err: unknown) => this.#fail(st, res, err),
+          );
           return;
         }
       }
@@ -161,38 +161,6 @@ export class Pipeline {
     } catch (err) {
       this.#fail(st, res, err);
     }
-  }
-
-  /**
-   * Route ACL, tripwires on headers and target, rate limits. Throws the catalogued
-   * refusal; returns the needles the body must still be searched for (null: none).
-   */
-  #gate(st: RequestState, req: IncomingMessage, snap: Snapshot, route: Route | null, path: string, query: string): readonly Needle[] | null {
-    const c = st.caller;
-    let needles: readonly Needle[] | null = null;
-    if (c !== null && snap.gateway !== null) {
-      if (route !== null && !c.agent.routes.has(route.name)) throw new SidecarError('AGENT_ROUTE_DENIED');
-      const found = snap.gateway.tripwires.forRoute(route);
-      const token = searchableToken(c.token);
-      const trip = scanHeadersAndTarget(found, token, req.headers, route, path, query);
-      if (trip !== null) throw this.#tripped(st, trip);
-      if (found.length > 0 || token !== null) needles = found;
-    }
-    try {
-      st.release = this.#d.limiter.admit(c?.agent.name ?? '', c?.agent.rateLimit, route?.name ?? null, route?.rateLimit);
-    } catch (err) {
-      this.#d.metrics.rateLimited.inc({ agent: c?.agent.name ?? '', route: route?.name ?? 'none' });
-      throw err;
-    }
-    return needles;
-  }
-
-  /** Count and log a tripwire (the agent and host, never the string found); the 403 to throw. */
-  #tripped(st: RequestState, trip: Trip): SidecarError {
-    const agent = st.caller?.agent.name ?? '';
-    this.#d.metrics.tripwires.inc({ agent, kind: trip.kind });
-    this.#d.log.warn({ id: st.id, agent, host: st.host, route: st.route?.name ?? null, kind: trip.kind, where: trip.where }, 'tripwire: request blocked');
-    return new SidecarError('TRIPWIRE');
   }
 
   /** 2 resolve, then 3 inject and 4 forward (or passthrough, or delegate). */
