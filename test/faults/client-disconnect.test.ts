@@ -4,7 +4,7 @@
  * the credential is still being fetched, the upstream request must be aborted (or
  * never sent), and no socket may be left behind: the proxy listener's connection
  * count and the upstream's open connections return to where they were, checked with
- * bounded polling after twenty repetitions of each.
+ * bounded polling after ten repetitions of each.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,7 +51,7 @@ async function assertNoLeaks(what: string): Promise<void> {
 
 test('agent disconnects mid-upload: the upstream request is aborted, no socket leaks', async () => {
   const A = rig.ups.openai!;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 10; i++) {
     const url = `/v1/upload-${i}`;
     const s = await open();
     s.write(`POST /openai${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n`);
@@ -69,7 +69,7 @@ test('agent disconnects mid-upload: the upstream request is aborted, no socket l
 
 test('agent disconnects mid-SSE: the upstream stream is cut, no socket leaks', async () => {
   const A = rig.ups.openai!;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 10; i++) {
     const url = `/v1/sse?n=100000&interval=5&i=${i}`;
     const s = await open();
     let got = '';
@@ -109,7 +109,7 @@ test('agent disconnects while the credential is being fetched: nothing is forwar
 
 test('agent disconnects mid-download: the upstream response is cut, no socket leaks', async () => {
   const A = rig.ups.openai!;
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 5; i++) {
     const url = `/v1/sse?n=100000&interval=1&dl=${i}`;
     const s = await open();
     s.pause(); // never read: the sidecar must apply backpressure, then notice the close

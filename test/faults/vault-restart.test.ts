@@ -1,6 +1,6 @@
 /**
  * Fault: the vault is killed and restarted while agents keep sending (issue 8, I11).
- * Five rounds of: load running → vault stopped → readiness must turn not-ready and
+ * Four rounds of: load running → vault stopped → readiness must turn not-ready and
  * every request fail closed (503/504, nothing forwarded) → vault started again on the
  * same port with the same agent key → the service must answer a good request within
  * 2 s (a bounded polling loop, 40 tries 50 ms apart). Over the whole run, every request
@@ -78,14 +78,13 @@ test('vault killed and restarted under load: fails closed, goes not-ready, recov
   const workers = [0, 1, 2, 3].map(worker);
   const rounds: Array<{ notReadyAfterTries: number; recoveredAfterTries: number; clientStateIfNot?: string }> = [];
   try {
-    for (let round = 0; round < 5; round++) {
-      await new Promise((r) => setTimeout(r, 300));
+    for (let round = 0; round < 4; round++) {
       const okBefore = tally.ok;
-      assert.ok(okBefore > 0, 'the load is being served before the vault goes away');
+      assert.ok((await pollUntil(() => tally.ok >= okBefore + 20, 25, 400)) >= 0, 'the load is being served before the vault goes away');
       await rig.vault!.stop();
       const notReadyAfterTries = await pollUntil(async () => (await readyz()) === 503, 50, 40);
       // Keep the load running against the dead vault for a while (the client backs off meanwhile).
-      await new Promise((r) => setTimeout(r, 1200));
+      await new Promise((r) => setTimeout(r, 1000));
       await rig.vault!.start();
       const recoveredAfterTries = await pollUntil(async () => (await send('/openai/v1/probe', tally)) === 200, 50, 40);
       const st = rig.sidecar.vault.state;

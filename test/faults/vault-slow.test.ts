@@ -72,31 +72,22 @@ async function settle(): Promise<void> {
   assert.ok((await pollUntil(() => rig.relay!.outstanding() === 0, 50, 100)) >= 0, 'calls still outstanding at the vault');
 }
 
-test('a slow vault gives 504 VAULT_TIMEOUT and nothing reaches the upstream', async () => {
-  rig.vault!.dev!.setDelay(DELAY_MS);
-  try {
-    const r = await get('/openai/v1/models');
-    assert.deepEqual(r, { status: 504, code: 'VAULT_TIMEOUT' });
-    assert.equal(rig.ups.openai!.requests.length, 0);
-  } finally {
-    await settle();
-  }
-});
-
-test(`waiting vault calls stay within single-flight x timeout (<= ${PER_CREDENTIAL_BOUND} per credential) under sustained load`, async (t) => {
+test(`a slow vault gives 504 VAULT_TIMEOUT, nothing is forwarded, and waiting calls stay within single-flight x timeout (<= ${PER_CREDENTIAL_BOUND} per credential) under sustained load`, async (t) => {
   rig.vault!.dev!.setDelay(DELAY_MS);
   rig.relay!.resetMax();
   const results: Array<Promise<{ status: number; code: string | undefined }>> = [];
   try {
-    // 8 waves of 12 requests, 300 ms apart: 96 agent requests over 2.4 s on two credentials.
-    for (let wave = 0; wave < 8; wave++) {
+    // 6 waves of 12 requests, 250 ms apart: 72 agent requests over 1.5 s on two credentials,
+    // so calls time out and new ones start while late answers are still pending at the vault.
+    for (let wave = 0; wave < 6; wave++) {
       for (let i = 0; i < 12; i++) results.push(get(i % 2 === 0 ? `/openai/v1/w${wave}` : `/anthropic/v1/w${wave}`));
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 250));
     }
     const answers = await Promise.all(results);
     const max = rig.relay!.maxOutstanding();
-    t.diagnostic(`96 agent requests on 2 credentials: at most ${max} vault calls outstanding at once`);
+    t.diagnostic(`72 agent requests on 2 credentials: at most ${max} vault calls outstanding at once`);
     for (const a of answers) assert.deepEqual(a, { status: 504, code: 'VAULT_TIMEOUT' });
+    assert.ok(rig.relay!.calls() >= 2, 'the vault was asked');
     assert.ok(max <= 2 * PER_CREDENTIAL_BOUND, `${max} vault calls were outstanding at once (bound ${2 * PER_CREDENTIAL_BOUND})`);
     assert.equal(rig.ups.openai!.requests.length + rig.ups.anthropic!.requests.length, 0, 'nothing was forwarded');
   } finally {

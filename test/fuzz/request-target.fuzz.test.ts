@@ -127,9 +127,9 @@ test('absolute-form: only BAD_TARGET, and whatever is accepted reads the same un
       assert.ok(u.hash === '', 'a fragment was accepted');
       assert.ok(u.username === '' && u.password === '', 'userinfo was accepted');
     }),
-    { seed: 0xace0, numRuns: 6000 },
+    { seed: 0xace0, numRuns: 4000 },
   );
-  assert.ok(accepted > 300, `only ${accepted} inputs were accepted: the generator is not exercising the accept path`);
+  assert.ok(accepted > 200, `only ${accepted} inputs were accepted: the generator is not exercising the accept path`);
 });
 
 test('origin-form: only BAD_TARGET; accepted paths keep the origin and the path under WHATWG URL', () => {
@@ -145,9 +145,9 @@ test('origin-form: only BAD_TARGET; accepted paths keep the origin and the path 
       assert.equal(u.host, 'sidecar.invalid', `origin-form ${JSON.stringify(raw)} changes the authority`);
       assert.equal(u.pathname, t.path, `path of ${JSON.stringify(raw)}`);
     }),
-    { seed: 0x0815, numRuns: 4000 },
+    { seed: 0x0815, numRuns: 2500 },
   );
-  assert.ok(accepted > 200, `only ${accepted} accepted`);
+  assert.ok(accepted > 120, `only ${accepted} accepted`);
 });
 
 test('CONNECT authority and Host header: only BAD_TARGET; accepted values read the same under WHATWG URL', () => {
@@ -169,9 +169,9 @@ test('CONNECT authority and Host header: only BAD_TARGET; accepted values read t
       }
       if (c !== null) assert.ok(c.port >= 1 && c.port <= 65535);
     }),
-    { seed: 0xc0ec7, numRuns: 4000 },
+    { seed: 0xc0ec7, numRuns: 2500 },
   );
-  assert.ok(accepted > 200, `only ${accepted} accepted`);
+  assert.ok(accepted > 120, `only ${accepted} accepted`);
 });
 
 // --- End to end: the sidecar refuses what the parser refuses ------------------------------

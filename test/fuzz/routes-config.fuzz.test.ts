@@ -180,9 +180,9 @@ test('mutated routes.yaml: a Config or a located ConfigError, nothing else, neve
         assertSane(c);
       }
     }),
-    { seed: 0xc0f1, numRuns: 1500 },
+    { seed: 0xc0f1, numRuns: 1000 },
   );
-  assert.ok(accepted > 30, `only ${accepted} mutated documents were accepted`);
+  assert.ok(accepted > 20, `only ${accepted} mutated documents were accepted`);
 });
 
 test('random JSON documents (YAML is a superset of JSON): a Config or a ConfigError', () => {
@@ -195,7 +195,7 @@ test('random JSON documents (YAML is a superset of JSON): a Config or a ConfigEr
       const c = load(JSON.stringify(d) ?? 'null');
       if (c !== null) assertSane(c);
     }),
-    { seed: 0x15011, numRuns: 1500 },
+    { seed: 0x15011, numRuns: 800 },
   );
 });
 

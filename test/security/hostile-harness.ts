@@ -167,7 +167,7 @@ export async function runCase(rig: Rig, env: Env, c: HostileCase): Promise<void>
   const alternatives = 'anyOf' in c.answers ? c.answers.anyOf : [c.answers];
   const conv = await converse(env.proxyPort, c.steps(env), { responses: Math.max(1, alternatives[0]!.length), ...c.opts });
   // Anything a refused request set in motion would show up by now.
-  await new Promise((r) => setTimeout(r, 40));
+  await new Promise((r) => setTimeout(r, 25));
   if (c.abortedOn !== undefined) {
     const u = rig.ups[c.abortedOn]!;
     const news = (): CapturedRequest[] => u.requests.slice(startIdx[u.name]);
