@@ -243,7 +243,7 @@ async function main(): Promise<number> {
     out.push(
       formatJson(
         report,
-        `Small JSON, ${opts.connections} connections, ${opts.durationS} s after ${opts.warmupS} s warm-up, ${opts.generator}${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`,
+        `Small JSON, ${opts.connections} connections, ${opts.durationS} s runs after a warm-up (${opts.warmupS}-4 s), ${opts.generator}${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`,
       ),
       '',
     );
