@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { findAnchors } from './lib/anchors.js';
 import { pickGenerator } from './lib/load.js';
 import { Processes, runSync, which } from './lib/proc.js';
-import { formatIdle, formatJson, formatSse, formatStream, formatTargets, judge, type Report } from './lib/report.js';
+import { formatIdle, formatJson, formatPaced, formatSse, formatStream, formatTargets, judge, type Report } from './lib/report.js';
 import { findSidecar, type SidecarMode } from './lib/sidecar.js';
 import { formatProfile } from './profile.js';
 import {
@@ -41,6 +41,8 @@ const HELP = `npm run bench [-- options]
   --connections N      concurrent connections (default 32)
   --rounds N           measure every contender N times, alternating the order, and
                        report medians (default 3, quick 1)
+  --rate N             fixed offered rate for the latency measurement (default 500 req/s;
+                       0 skips it); contenders below 2x this capacity are not paced
   --stream-mib N       size of the streamed upload and download (default 200, quick 50)
   --idle N             idle keep-alive connections (default 1000)
   --sidecar auto|dist|head|tsx  which sidecar: auto (default) uses dist/ when newer than src/,
@@ -66,6 +68,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
       warmup: { type: 'string' },
       connections: { type: 'string' },
       rounds: { type: 'string' },
+      rate: { type: 'string' },
       'stream-mib': { type: 'string' },
       idle: { type: 'string' },
       sidecar: { type: 'string', default: 'auto' },
@@ -105,6 +108,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
     warmupS: num(values.warmup, 1, 0, 30),
     connections: num(values.connections, 32, 1, 1000),
     rounds: num(values.rounds, quick ? 1 : 3, 1, 10),
+    pacedRate: num(values.rate, 500, 0, 100_000),
     streamMib: num(values['stream-mib'], quick ? 50 : 200, 1, 4096),
     idleConns: num(values.idle, 1000, 1, 5000),
     sseStreams: quick ? 4 : 10,
@@ -248,6 +252,7 @@ async function main(): Promise<number> {
       '',
     );
   }
+  if (report.json.some((j) => j.paced)) out.push(formatPaced(report, opts.pacedRate, opts.connections), '');
   if (report.sse.length) out.push(formatSse(report), '');
   if (report.stream) out.push(formatStream(report.stream), '');
   if (report.idle) out.push(formatIdle(report.idle), '');

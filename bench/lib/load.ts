@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Processes, which } from './proc.js';
+import { type Processes, type Spawned, which } from './proc.js';
 
 export type Generator = 'wrk' | 'autocannon';
 
@@ -112,6 +112,37 @@ export async function runLoad(
     };
     child = procs.spawn(name, process.execPath, ['--import', 'tsx', worker, JSON.stringify(spec)], { cpu: opts.cpu });
   }
+  return collect(procs, child, durationS);
+}
+
+/**
+ * Latency at a fixed offered `rate` (requests per second over `connections`), measured
+ * from each request's scheduled send time by bench/lib/paced-worker.ts.
+ */
+export async function runPaced(
+  procs: Processes,
+  target: LoadTarget,
+  durationS: number,
+  opts: { connections: number; rate: number; cpu: number | undefined },
+): Promise<LoadResult> {
+  counter += 1;
+  const worker = fileURLToPath(new URL('./paced-worker.ts', import.meta.url));
+  const spec = {
+    port: target.port,
+    path: target.path,
+    host: target.host ?? `127.0.0.1:${target.port}`,
+    headers: target.headers ?? {},
+    connections: opts.connections,
+    rate: opts.rate,
+    durationS,
+  };
+  const child = procs.spawn(`paced-${counter}`, process.execPath, ['--import', 'tsx', worker, JSON.stringify(spec)], {
+    cpu: opts.cpu,
+  });
+  return collect(procs, child, durationS);
+}
+
+async function collect(procs: Processes, child: Spawned, durationS: number): Promise<LoadResult> {
   const m = await child.waitFor(/BENCH_RESULT (\{.*\})/, (durationS + 20) * 1000).catch(async (err: unknown) => {
     await procs.stop(child);
     throw err;

@@ -10,7 +10,7 @@ import { analyseProfile } from '../profile.js';
 import { type AnchorName, type AnchorRunning, startAnchor } from './anchors.js';
 import { getJson, request } from './http.js';
 import { openIdle } from './idle.js';
-import { type Generator, type LoadTarget, runLoad } from './load.js';
+import { type Generator, type LoadTarget, runLoad, runPaced } from './load.js';
 import { cpuMsOf, memoryOf, type Processes, RssSampler, sleep, type Spawned } from './proc.js';
 import type { ContenderName, JsonRow, Report, RoundResult } from './report.js';
 import {
@@ -62,6 +62,7 @@ export interface Ctx {
     readonly warmupS: number;
     readonly connections: number;
     readonly rounds: number;
+    readonly pacedRate: number;
     readonly streamMib: number;
     readonly idleConns: number;
     readonly sseStreams: number;
@@ -217,7 +218,36 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
   const anchors = new Map<ContenderName, AnchorRunning>();
   let relay: { child: Spawned; port: number } | undefined;
   const loadOpts = { generator: ctx.opts.generator, connections: ctx.opts.connections, cpu: ctx.genCpu, tmpDir: ctx.tmp };
+  const targets = new Map<ContenderName, LoadTarget>();
   const measureAll = async (sc: SidecarRunning | undefined): Promise<void> => {
+    await measureRounds(sc);
+    await measurePaced();
+  };
+  // Latency at a fixed rate below capacity: what the hop adds, without queueing.
+  const measurePaced = async (): Promise<void> => {
+    if (ctx.opts.pacedRate <= 0) return;
+    for (const c of contenders) {
+      const row = rows.get(c);
+      const target = targets.get(c);
+      if (!row || row.status !== 'ok' || !target) continue;
+      const capacity = median(row.rounds.map((r) => r.rps));
+      if (capacity < 2 * ctx.opts.pacedRate) {
+        row.pacedNote = `not paced: capacity ${Math.round(capacity)} req/s < 2x ${ctx.opts.pacedRate}`;
+        continue;
+      }
+      try {
+        row.paced = await runPaced(ctx.procs, target, ctx.opts.durationS, {
+          connections: ctx.opts.connections,
+          rate: ctx.opts.pacedRate,
+          cpu: ctx.genCpu,
+        });
+        ctx.log(`  ${c.padEnd(12)} at ${ctx.opts.pacedRate} req/s: p50 ${row.paced.p50Ms.toFixed(2)} ms  p99 ${row.paced.p99Ms.toFixed(2)} ms`);
+      } catch (e) {
+        row.pacedNote = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      }
+    }
+  };
+  const measureRounds = async (sc: SidecarRunning | undefined): Promise<void> => {
     for (let round = 0; round < ctx.opts.rounds; round += 1) {
       const order = round % 2 === 0 ? [...contenders] : [...contenders].reverse();
       for (const c of order) {
@@ -242,6 +272,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
             row.note = 'node:http + undici dispatch, no sidecar logic (reference)';
           }
           const target = targetFor(ctx, c, sc, row.kind === 'reference' ? { port: relay?.port ?? 0 } : anchor);
+          targets.set(c, target);
           if (round === 0) {
             const bad = await probe(ctx, target);
             if (bad) {
