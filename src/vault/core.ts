@@ -19,6 +19,9 @@ import { connectSocket, describeEndpoint, VaultConnection, type VaultEndpoint } 
 import { ReadyGate } from './gate.js';
 import { VaultError, VaultLeaseError, VaultSessionExpiredError, VaultTimeoutError, VaultUnavailableError } from './errors.js';
 
+/** A connection that lived this long counts as stable: losing it reconnects at once. */
+const STABLE_MS = 1000;
+
 export type VaultStatus = 'connecting' | 'ready' | 'failed' | 'closed';
 export type VaultState = { status: VaultStatus; reason?: string; since: number };
 
@@ -166,11 +169,12 @@ export class VaultCore {
       if (c.closed) throw this.#unavailable('vault connection closed during the handshake');
       this.#sessionId = sessionId;
       this.#connReadyAt = performance.now();
+      this.#attempt = 0; // backoff restarts after every success, as gRPC does
       this.#setState('ready');
     } catch (err) {
       if (this.#closing) return;
       conn?.destroy(this.#unavailable('vault handshake failed'));
-      this.#scheduleRetry('failed', reasonOf(err));
+      this.#scheduleRetry(reasonOf(err));
     }
   }
 
@@ -179,16 +183,22 @@ export class VaultCore {
     this.#conn = null;
     this.#sessionId = null;
     if (this.#closing || this.#state.status !== 'ready') return; // a failing handshake is handled in #connect
-    // Only a connection that stayed up resets the backoff, so a vault that accepts and
-    // drops at once cannot make us spin.
-    if (performance.now() - this.#connReadyAt >= this.#backoffMax) this.#attempt = 0;
-    this.#scheduleRetry('connecting', `connection lost: ${err.message}`);
+    // A connection that stayed up is replaced at once, so a blip costs callers a short
+    // wait. One that dropped soon after connecting goes through the backoff (reset when
+    // it became ready, so at most initialMs), and calls fail fast meanwhile: a vault that
+    // accepts and drops costs a handshake per backoff step, never a tight loop.
+    if (performance.now() - this.#connReadyAt >= Math.min(this.#backoffMax, STABLE_MS)) {
+      void this.#connect();
+    } else {
+      this.#scheduleRetry(`connection lost: ${err.message}`);
+    }
   }
 
-  #scheduleRetry(status: 'failed' | 'connecting', reason: string): void {
+  /** State 'failed' until the next attempt, after a full-jitter exponential delay. */
+  #scheduleRetry(reason: string): void {
     const cap = Math.min(this.#backoffMax, this.#backoffInitial * 2 ** this.#attempt);
     this.#attempt = Math.min(this.#attempt + 1, 30);
-    this.#setState(status, reason);
+    this.#setState('failed', reason);
     this.#retryTimer = setTimeout(() => void this.#connect(), Math.random() * cap);
   }
 
