@@ -39,7 +39,43 @@ export function parseYaml(text: string): ParsedYaml {
     }
     return { path: '', line: e.linePos?.[0]?.line, message: `YAML syntax: ${message}` };
   });
+  checkPlainData(doc, lines, issues);
   return { doc, lines, issues };
+}
+
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+/**
+ * Configuration is plain data: strings, numbers, booleans, null, maps and sequences.
+ * Explicit tags such as `!!binary`, `!!timestamp`, `!!set` or custom `!tags` would turn
+ * into objects the schema never expects, so each is a located issue instead.
+ */
+function checkPlainData(doc: Document, lines: LineCounter, issues: ConfigIssue[]): void {
+  const seen = new Set<unknown>();
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object' || seen.has(node) || isAlias(node)) return;
+    seen.add(node);
+    const n = node as Node & { tag?: string };
+    const line = n.range ? lines.linePos(n.range[0]).line : undefined;
+    if (n.tag !== undefined && !PLAIN_TAGS.has(n.tag)) {
+      issues.push({ path: '', line, message: `YAML tag ${n.tag.replace('tag:yaml.org,2002:', '!!')} is not supported; configuration values are plain strings, numbers, booleans, lists and maps` });
+      return;
+    }
+    if (isScalar(node)) {
+      const v = node.value;
+      if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+        issues.push({ path: '', line, message: 'unsupported YAML value type; use a plain string, number or boolean' });
+      }
+    } else if (isMap(node)) {
+      for (const p of node.items) {
+        walk(p.key);
+        walk(p.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) walk(item);
+    }
+  };
+  walk(doc.contents);
 }
 
 function resolve(doc: Document, node: unknown): unknown {
