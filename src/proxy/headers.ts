@@ -99,6 +99,13 @@ export function inspectRequestHeaders(
     }
   }
 
+  // Only the chunked coding is undone by the parser; any other (gzip, chunked) would be
+  // forwarded as if it were identity, so the upstream would read a different body (RFC 9112 §6.1).
+  const te = headers['transfer-encoding'];
+  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+    throw new SidecarError('BAD_REQUEST', { message: 'Only the chunked transfer coding is accepted.' });
+  }
+
   const connection = headers.connection;
   if (connection === undefined) return null;
   const tokens = new Set<string>();

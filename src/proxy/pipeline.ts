@@ -369,7 +369,9 @@ export class Pipeline {
     const reply = toReply(e, st.route?.name ?? null);
     st.status = reply.status;
     // A body we never read may still be arriving; close rather than read a hostile upload.
-    if (hasRequestBody(st.req.headers) && !st.req.complete) reply.headers.connection = 'close';
+    // A malformed request may leave the connection's byte stream out of step, and a body we
+    // never read may still be arriving: close rather than parse what follows as a new request.
+    if (FRAMING_CODES.has(e.code) || (hasRequestBody(st.req.headers) && !st.req.complete)) reply.headers.connection = 'close';
     res.writeHead(reply.status, reply.headers);
     res.end(reply.body);
   }
@@ -415,6 +417,9 @@ export class Pipeline {
     logRequest(this.#d.log, rec);
   }
 }
+
+/** Refusals after which the connection's byte stream cannot be trusted to be in step. */
+const FRAMING_CODES = new Set<ErrorCode>(['BAD_REQUEST', 'DUPLICATE_HEADER', 'FORBIDDEN_HEADER', 'HEADERS_TOO_LARGE']);
 
 function authorityOf(r: Route): string {
   const u = r.upstream;

@@ -33,6 +33,13 @@ export interface ProxyServerDeps {
   readonly listener?: string;
 }
 
+/**
+ * Node keeps only the first `maxHeadersCount` headers and silently drops the rest, while the
+ * parser still honours framing sent past the cut-off. A request that reaches the limit is
+ * refused rather than forwarded with headers (perhaps Transfer-Encoding) missing.
+ */
+export const MAX_HEADERS = 1000;
+
 /** Methods that would reflect the injected credential back to the agent. */
 const REFLECTING_METHODS = new Set(['TRACE', 'TRACK']);
 
@@ -48,6 +55,16 @@ export function dispatchRequest(
   if (deps.isDraining()) {
     res.shouldKeepAlive = false;
     p.reject(req, res, 'absolute', new SidecarError('SHUTTING_DOWN'));
+    return;
+  }
+  if (req.httpVersionMajor !== 1) {
+    // HTTP/0.9-style requests (no version, no headers) have no Host and no framing to check.
+    res.shouldKeepAlive = false;
+    p.reject(req, res, 'absolute', new SidecarError('BAD_REQUEST', { message: 'Only HTTP/1.0 and HTTP/1.1 are accepted.' }));
+    return;
+  }
+  if (req.rawHeaders.length >= 2 * MAX_HEADERS) {
+    p.reject(req, res, 'absolute', new SidecarError('HEADERS_TOO_LARGE', { message: 'The request has too many header fields.' }));
     return;
   }
   if (REFLECTING_METHODS.has(req.method ?? '')) {
@@ -155,6 +172,7 @@ export function createProxyServer(deps: ProxyServerDeps, limits: LimitsSettings)
     (req, res) => dispatchRequest(deps, req, res),
   );
   server.maxConnections = limits.maxConnections;
+  server.maxHeadersCount = MAX_HEADERS;
   const listener = deps.listener;
   if (listener !== undefined) server.on('connection', (socket: Socket) => markDedicated(socket, listener));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, deps.log));
@@ -189,7 +207,10 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logg
         ? new SidecarError('REQUEST_TIMEOUT', { cause: err })
         : new SidecarError('BAD_REQUEST', { cause: err });
   log.info({ form: 'unparsed', status: e.status, code: e.code, parser: code }, 'request');
-  if (code === 'ECONNRESET' || !socket.writable) {
+  // The parser can fail after the handler already answered (a body error on a request we
+  // refused from its headers): one answer per request, so only close the socket then.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
     socket.destroy();
     return;
   }
