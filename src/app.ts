@@ -237,6 +237,9 @@ async function createVaultClient(v: VaultSettings, env: NodeJS.ProcessEnv, log: 
     agent: v.agent,
     seed,
     callTimeoutMs: v.timeoutMs,
+    // The vault is local (a socket in the pod): retrying at most every second costs little
+    // and keeps recovery after a vault restart within about a second.
+    backoff: { initialMs: 100, maxMs: 1000 },
     onEvent: (e) => {
       if (e.type === 'state') {
         if (primary) metrics.setVaultState(e.state.status);
