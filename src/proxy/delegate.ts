@@ -4,9 +4,11 @@
  * and bounded (the whole exchange must fit one frame): over the route's limit is 413,
  * binary content types are 415, both before anything is sent to the vault.
  */
-import type { IncomingMessage } from 'node:http';
-import type { InjectSpec } from '../config/types.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { InjectSpec, Route } from '../config/types.js';
 import { SidecarError } from '../errors.js';
+import { buildUpstreamHeaders, filterResponseHeaderObject, hasRequestBody } from './headers.js';
 
 /** What delegate mode needs from the vault client (STYLE 9). */
 export interface DelegateSource {
@@ -71,4 +73,53 @@ export function headerListToRecord(list: readonly string[]): Record<string, stri
     out[name] = out[name] === undefined ? v : `${out[name]}, ${v}`;
   }
   return out;
+}
+
+/**
+ * Delegate one request: check and read the text body, strip the agent's headers exactly
+ * as for injection (nothing is injected: the vault adds the credential), ask the vault to
+ * make the call, and relay its status, headers and body. Returns what was sent, or null
+ * when the agent had already gone. Throws catalogued errors, before anything is written.
+ */
+export async function delegateRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: {
+    readonly route: Route;
+    readonly credential: string;
+    readonly upstreamPath: string;
+    readonly connectionTokens: Set<string> | null;
+    /** The body source when an earlier stage read its head (tripwires); else the request. */
+    readonly body: Readable | null;
+    readonly vault: DelegateSource;
+    readonly authority: string;
+  },
+): Promise<{ status: number; bytes: number } | null> {
+  const r = o.route;
+  if (!isTextContentType(req.headers['content-type'])) throw new SidecarError('UNSUPPORTED_MEDIA_TYPE');
+  const body = hasRequestBody(req.headers) ? await readTextBody(req, r.maxBodyBytes, o.body ?? req) : '';
+  const out = buildUpstreamHeaders(req.headers, o.connectionTokens, {
+    authority: o.authority,
+    credentialRoute: true,
+    keepCookies: r.keepCookies,
+    injected: null,
+    contentLength: undefined,
+  });
+  const answer = await o.vault.useHttpRequest(o.credential, {
+    method: req.method ?? 'GET',
+    url: r.upstream.origin + o.upstreamPath,
+    headers: headerListToRecord(out.list),
+    body,
+    headerType: r.inject.headerType,
+    ...(r.inject.headerName === undefined ? {} : { headerName: r.inject.headerName }),
+  });
+  if (res.destroyed) return null;
+  const payload = Buffer.from(typeof answer.body === 'string' ? answer.body : '', 'utf8');
+  // A status the vault could not have seen from an HTTP server is a malformed answer.
+  const status = Number.isInteger(answer.status) && answer.status >= 200 && answer.status <= 599 ? answer.status : 502;
+  const headers = filterResponseHeaderObject(answer.headers ?? {});
+  headers.push('content-length', String(payload.length));
+  res.writeHead(status, headers);
+  res.end(req.method === 'HEAD' ? undefined : payload);
+  return { status, bytes: payload.length };
 }

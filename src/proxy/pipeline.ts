@@ -13,19 +13,19 @@
  * Any failure goes through `toReply()`; nothing is sent upstream without its credential.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { randomUUID } from 'node:crypto';
 import type { Route } from '../config/types.js';
 import type { Target, RequestForm, MatchResult } from '../routing/types.js';
 import { SidecarError, toReply, toSidecarError, type ErrorCode } from '../errors.js';
-import type { CredentialResolver, CredentialSource, ResolvedHeader, CacheEvent } from '../credentials/resolver.js';
-import { buildUpstreamHeaders, filterResponseHeaderObject, hasRequestBody, inspectRequestHeaders } from './headers.js';
+import type { CredentialResolver, CredentialSource, ResolvedHeader } from '../credentials/resolver.js';
+import { buildUpstreamHeaders, hasRequestBody, inspectRequestHeaders } from './headers.js';
 import { forward, type Upstreams } from './forward.js';
-import { type DelegateSource, headerListToRecord, isTextContentType, readTextBody } from './delegate.js';
+import { type DelegateSource, delegateRequest } from './delegate.js';
 import type { Snapshot } from './snapshot.js';
 import { parseHostHeader } from '../routing/target.js';
-import { codeClass, type Metrics, type Outcome } from '../metrics/metrics.js';
-import { logRequest, type Logger, type RequestRecord } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Logger } from '../log.js';
+import { RequestState } from './request-state.js';
+import { outcomeOf, recordRequest } from './record.js';
 import type { AgentEntry } from '../gateway/agents.js';
 import type { Caller } from '../gateway/auth.js';
 import type { Limiter } from '../gateway/limits.js';
@@ -46,38 +46,6 @@ export interface PipelineDeps {
   readonly upstreams: Upstreams;
   readonly metrics: Metrics;
   readonly log: Logger;
-}
-
-/** Per-request state; one object, filled as the stages run, read once by `record`. */
-class RequestState {
-  readonly id = randomUUID();
-  readonly start = performance.now();
-  readonly startBytesRead: number;
-  route: Route | null = null;
-  host: string | null = null;
-  code: ErrorCode | null = null;
-  outcome: Outcome = 'error';
-  status = 0;
-  vaultMs: number | null = null;
-  upstreamStart = 0;
-  upstreamMs: number | null = null;
-  bytesOut = 0;
-  cache: CacheEvent | null = null;
-  cancel: (() => void) | null = null;
-  settled = false;
-  /** Gateway mode: the identified agent. */
-  caller: Caller | null = null;
-  /** The body to forward when the tripwire stage has read its head (replayed in front of the rest). */
-  body: Readable | null = null;
-  /** Ends the stream count of a rate limit. */
-  release: (() => void) | null = null;
-
-  constructor(
-    readonly req: IncomingMessage,
-    public form: RequestForm,
-  ) {
-    this.startBytesRead = req.socket?.bytesRead ?? 0;
-  }
 }
 
 export class Pipeline {
@@ -101,7 +69,7 @@ export class Pipeline {
   handle(req: IncomingMessage, res: ServerResponse, intent: Intent): void {
     const st = new RequestState(req, intent.form);
     st.caller = intent.caller ?? null;
-    res.once('close', () => this.#record(st, res));
+    res.once('close', () => recordRequest(this.#d, st, res));
     try {
       const snap = this.#d.snapshot();
       const method = req.method ?? 'GET';
@@ -225,7 +193,7 @@ export class Pipeline {
     const st = new RequestState(req, form);
     st.host = host ?? null;
     st.caller = caller ?? null;
-    res.once('close', () => this.#record(st, res));
+    res.once('close', () => recordRequest(this.#d, st, res));
     this.#fail(st, res, err);
   }
 
@@ -310,6 +278,7 @@ export class Pipeline {
     );
   }
 
+  /** 4 (delegate): the vault makes the call; its answer is relayed to the agent. */
   async #delegate(
     st: RequestState,
     req: IncomingMessage,
@@ -321,35 +290,21 @@ export class Pipeline {
   ): Promise<void> {
     try {
       if (this.#upgrades.has(res)) throw new SidecarError('BAD_REQUEST', { message: 'WebSocket upgrades are not supported on delegate routes.' });
-      if (!isTextContentType(req.headers['content-type'])) throw new SidecarError('UNSUPPORTED_MEDIA_TYPE');
-      const body = hasRequestBody(req.headers) ? await readTextBody(req, r.maxBodyBytes, st.body ?? req) : '';
-      const out = buildUpstreamHeaders(req.headers, conn, {
-        authority: authorityOf(r),
-        credentialRoute: true,
-        keepCookies: r.keepCookies,
-        injected: null,
-        contentLength: undefined,
-      });
       const t0 = performance.now();
-      const answer = await this.#d.vault(st.caller?.agent ?? null).useHttpRequest(credential, {
-        method: req.method ?? 'GET',
-        url: r.upstream.origin + upstreamPath,
-        headers: headerListToRecord(out.list),
-        body,
-        headerType: r.inject.headerType,
-        ...(r.inject.headerName === undefined ? {} : { headerName: r.inject.headerName }),
+      const sent = await delegateRequest(req, res, {
+        route: r,
+        credential,
+        upstreamPath,
+        connectionTokens: conn,
+        body: st.body,
+        vault: this.#d.vault(st.caller?.agent ?? null),
+        authority: authorityOf(r),
       });
       st.vaultMs = performance.now() - t0;
-      if (res.destroyed) return;
-      const payload = Buffer.from(typeof answer.body === 'string' ? answer.body : '', 'utf8');
-      const status = Number.isInteger(answer.status) && answer.status >= 200 && answer.status <= 599 ? answer.status : 502;
-      const headers = filterResponseHeaderObject(answer.headers ?? {});
-      headers.push('content-length', String(payload.length));
-      st.status = status;
+      if (sent === null) return;
+      st.status = sent.status;
       st.outcome = 'delegated';
-      st.bytesOut = payload.length;
-      res.writeHead(status, headers);
-      res.end(req.method === 'HEAD' ? undefined : payload);
+      st.bytesOut = sent.bytes;
     } catch (err) {
       this.#fail(st, res, err);
     }
@@ -368,53 +323,11 @@ export class Pipeline {
     }
     const reply = toReply(e, st.route?.name ?? null);
     st.status = reply.status;
-    // A body we never read may still be arriving; close rather than read a hostile upload.
     // A malformed request may leave the connection's byte stream out of step, and a body we
     // never read may still be arriving: close rather than parse what follows as a new request.
     if (FRAMING_CODES.has(e.code) || (hasRequestBody(st.req.headers) && !st.req.complete)) reply.headers.connection = 'close';
     res.writeHead(reply.status, reply.headers);
     res.end(reply.body);
-  }
-
-  // 5 record: exactly once per request, when the response is closed either way.
-  #record(st: RequestState, res: ServerResponse): void {
-    if (st.settled) return;
-    st.settled = true;
-    st.release?.();
-    if (!res.writableFinished) {
-      // The agent went away mid-exchange: cancel upstream (client abort → upstream abort).
-      st.cancel?.();
-      if (st.code === null) st.outcome = 'client_abort';
-    }
-    const totalMs = performance.now() - st.start;
-    const m = this.#d.metrics;
-    const routeName = st.route?.name ?? 'none';
-    const bytesIn = Math.max(0, (st.req.socket?.bytesRead ?? st.startBytesRead) - st.startBytesRead);
-    m.requests.inc({ route: routeName, method: methodLabel(st.req.method), code_class: codeClass(st.status), outcome: st.outcome, agent: st.caller?.agent.name ?? '' });
-    m.requestDuration.observe({ route: routeName }, totalMs / 1000);
-    if (st.upstreamMs !== null) m.upstreamDuration.observe({ route: routeName }, st.upstreamMs / 1000);
-    if (st.cache !== null) m.cacheEvents.inc({ route: routeName, event: st.cache });
-    if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
-    if (bytesIn > 0) m.bytes.inc({ route: routeName, direction: 'in' }, bytesIn);
-    if (st.bytesOut > 0) m.bytes.inc({ route: routeName, direction: 'out' }, st.bytesOut);
-    const rec: RequestRecord = {
-      id: st.id,
-      form: st.form,
-      agent: st.caller?.agent.name ?? null,
-      route: st.route?.name ?? null,
-      method: st.req.method ?? '',
-      host: st.host,
-      status: st.status,
-      code: st.code,
-      outcome: st.outcome,
-      vault_ms: round(st.vaultMs),
-      upstream_ms: round(st.upstreamMs),
-      total_ms: round(totalMs) ?? 0,
-      bytes_in: bytesIn,
-      bytes_out: st.bytesOut,
-      cache: st.cache,
-    };
-    logRequest(this.#d.log, rec);
   }
 }
 
@@ -426,42 +339,6 @@ function authorityOf(r: Route): string {
   const host = u.host.includes(':') ? `[${u.host}]` : u.host;
   const dflt = u.scheme === 'https' ? 443 : 80;
   return u.port === dflt ? host : `${host}:${u.port}`;
-}
-
-function outcomeOf(e: SidecarError): Outcome {
-  switch (e.code) {
-    case 'BAD_TARGET':
-    case 'HOST_MISMATCH':
-    case 'DUPLICATE_HEADER':
-    case 'FORBIDDEN_HEADER':
-    case 'BAD_REQUEST':
-    case 'BODY_TOO_LARGE':
-    case 'UNSUPPORTED_MEDIA_TYPE':
-      return 'bad_request';
-    case 'RATE_LIMITED':
-      return 'rate_limited';
-    case 'UPSTREAM_TIMEOUT':
-      return 'timeout';
-    case 'UPSTREAM_UNREACHABLE':
-    case 'UPSTREAM_TLS':
-    case 'UPSTREAM_ERROR':
-      return 'upstream_error';
-    case 'INTERNAL':
-    case 'SHUTTING_DOWN':
-      return 'error';
-    default:
-      return e.code.startsWith('VAULT_') || e.code === 'CREDENTIAL_NOT_FOUND' ? 'vault_error' : 'denied';
-  }
-}
-
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
-/** Methods are a bounded label: anything unusual is `OTHER`. */
-function methodLabel(m: string | undefined): string {
-  return m !== undefined && KNOWN_METHODS.has(m) ? m : 'OTHER';
-}
-
-function round(ms: number | null): number | null {
-  return ms === null ? null : Math.round(ms * 100) / 100;
 }
 
 function describe(cause: unknown): string {
