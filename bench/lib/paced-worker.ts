@@ -4,8 +4,9 @@
  * closed loop at 32 connections, latency is just connections / throughput).
  *
  * `connections` raw keep-alive sockets share `rate` requests per second; each sends on
- * a fixed schedule and latency is measured from the scheduled send time, so a slow
- * answer also counts against the requests it delayed (no coordinated omission).
+ * a fixed schedule. A request delayed by a slow answer before it is measured from its
+ * scheduled time, so a stall counts against every request it held up (no coordinated
+ * omission); one sent on time is measured from when it was written.
  * Responses must carry Content-Length (the small-JSON workload does). Runs in its own
  * process, pinned with the generator, and prints one `BENCH_RESULT {json}` line
  * (microseconds).
@@ -53,16 +54,21 @@ function conn(index: number): Promise<void> {
       sock.destroy();
       resolve();
     };
-    const sendWhenDue = (): void => {
+    // Latency runs from the scheduled time when the request is late because the previous
+    // answer was (coordinated omission), and from the actual send time otherwise, so that
+    // this client's own timer slack is not charged to the proxy.
+    let startedAt = 0n;
+    const sendWhenDue = (fromTimer = false): void => {
       if (timer) clearTimeout(timer);
       timer = undefined;
       const at = scheduled();
       if (at >= endAt) return finish();
-      const waitMs = Number(at - process.hrtime.bigint()) / 1e6;
-      if (waitMs > 1) {
-        timer = setTimeout(sendWhenDue, Math.floor(waitMs));
+      const now = process.hrtime.bigint();
+      if (now < at) {
+        timer = setTimeout(() => sendWhenDue(true), Math.max(1, Math.ceil(Number(at - now) / 1e6)));
         return;
       }
+      startedAt = fromTimer ? now : at;
       inFlight = true;
       sock.write(REQUEST);
     };
@@ -70,7 +76,7 @@ function conn(index: number): Promise<void> {
       buf = '';
       sock = net.connect({ host: '127.0.0.1', port: spec.port });
       sock.setNoDelay(true);
-      sock.on('connect', () => (inFlight ? sock.write(REQUEST) : sendWhenDue()));
+      sock.on('connect', () => (inFlight ? sock.write(REQUEST) : sendWhenDue(true)));
       sock.on('error', () => undefined);
       sock.on('close', () => {
         if (done) return;
@@ -98,7 +104,7 @@ function conn(index: number): Promise<void> {
         if (buf.length < headEnd + 4 + len) return;
         if (!buf.startsWith('HTTP/1.1 2')) badStatus += 1;
         buf = buf.slice(headEnd + 4 + len);
-        latUs.push(Number(process.hrtime.bigint() - scheduled()) / 1000);
+        latUs.push(Number(process.hrtime.bigint() - startedAt) / 1000);
         inFlight = false;
         k += 1;
         sendWhenDue();

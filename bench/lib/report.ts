@@ -159,7 +159,7 @@ export function formatPaced(r: Report, rate: number, connections: number): strin
         p.badStatus + p.errors ? `${p.badStatus + p.errors} errors` : '',
       ];
     });
-  return `Latency at a fixed ${rate} req/s over ${connections} connections (below capacity; from scheduled send time)\n${table(
+  return `Latency at a fixed ${rate} req/s over ${connections} connections (below capacity; held-up requests timed from when they were due)\n${table(
     ['contender', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'p99-direct', 'note'],
     rows,
   )}`;
