@@ -50,6 +50,7 @@ export const CATALOGUE = {
   VAULT_PROTOCOL_ERROR: { status: 502, message: 'The vault sent a malformed answer.' },
   VAULT_UNAVAILABLE: { status: 503, message: 'The vault is unreachable; the request was not sent.', retryAfter: 2 },
   VAULT_LOCKED: { status: 503, message: 'The vault is locked; the request was not sent.', retryAfter: 5 },
+  VAULT_BUSY: { status: 503, message: 'Too many vault calls are already waiting; the request was not sent.', retryAfter: 1 },
   SHUTTING_DOWN: { status: 503, message: 'The sidecar is shutting down.', retryAfter: 1 },
   VAULT_TIMEOUT: { status: 504, message: 'The vault did not answer in time; the request was not sent.' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time.' },

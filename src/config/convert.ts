@@ -26,6 +26,7 @@ export const DEFAULTS = {
     keepAliveTimeoutMs: 65_000,
     maxHeaderBytes: 16_384,
     maxConnections: 1024,
+    maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
   },
 } as const satisfies { limits: LimitsSettings } & Record<string, unknown>;
@@ -98,6 +99,7 @@ function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
     keepAliveTimeoutMs: issues.duration(['limits', 'keep_alive_timeout'], l.keep_alive_timeout, d.keepAliveTimeoutMs),
     maxHeaderBytes: l.max_header_bytes ?? d.maxHeaderBytes,
     maxConnections: l.max_connections ?? d.maxConnections,
+    maxDelegatesInFlight: l.max_delegate_in_flight ?? d.maxDelegatesInFlight,
     shutdownTimeoutMs: issues.duration(['limits', 'shutdown_timeout'], l.shutdown_timeout, d.shutdownTimeoutMs),
   };
 }

@@ -40,6 +40,7 @@ export interface WireLimits {
   keep_alive_timeout?: WireDuration;
   max_header_bytes?: number;
   max_connections?: number;
+  max_delegate_in_flight?: number;
   shutdown_timeout?: WireDuration;
 }
 
@@ -221,6 +222,7 @@ export const ROUTES_SCHEMA = obj(
       keep_alive_timeout: duration,
       max_header_bytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
       max_connections: { type: 'integer', minimum: 1, maximum: 1000000 },
+      max_delegate_in_flight: { type: 'integer', minimum: 1, maximum: 100000 },
       shutdown_timeout: duration,
     }),
     routes: { type: ['array', 'null'], items: route },

@@ -148,6 +148,8 @@ export interface LimitsSettings {
   readonly keepAliveTimeoutMs: number;
   readonly maxHeaderBytes: number;
   readonly maxConnections: number;
+  /** Delegate-mode vault calls allowed to wait at once; beyond it, 503 VAULT_BUSY. */
+  readonly maxDelegatesInFlight: number;
   readonly shutdownTimeoutMs: number;
 }
 

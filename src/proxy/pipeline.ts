@@ -50,6 +50,8 @@ export interface PipelineDeps {
 
 export class Pipeline {
   readonly #d: PipelineDeps;
+  /** Delegate exchanges waiting on the vault; bounded so a slow vault cannot pile up calls. */
+  #delegatesInFlight = 0;
   /** Forward stages for deliberate WebSocket upgrades, keyed by the response they answer (proxy/websocket). */
   readonly #upgrades = new WeakMap<ServerResponse, typeof forward>();
 
@@ -290,6 +292,13 @@ export class Pipeline {
   ): Promise<void> {
     try {
       if (this.#upgrades.has(res)) throw new SidecarError('BAD_REQUEST', { message: 'WebSocket upgrades are not supported on delegate routes.' });
+      // Inject routes are bounded by single-flight; each delegate request is its own vault
+      // call, so cap how many may wait at once and fail fast beyond that.
+      if (this.#delegatesInFlight >= this.#d.snapshot().config.limits.maxDelegatesInFlight) throw new SidecarError('VAULT_BUSY');
+      this.#delegatesInFlight += 1;
+      st.release = chain(st.release, () => {
+        this.#delegatesInFlight -= 1;
+      });
       const t0 = performance.now();
       const sent = await delegateRequest(req, res, {
         route: r,
@@ -329,6 +338,14 @@ export class Pipeline {
     res.writeHead(reply.status, reply.headers);
     res.end(reply.body);
   }
+}
+
+/** Run `a` then `b` once each; the record stage calls `release` exactly once. */
+function chain(a: (() => void) | null, b: () => void): () => void {
+  return a === null ? b : () => {
+    a();
+    b();
+  };
 }
 
 /** Refusals after which the connection's byte stream cannot be trusted to be in step. */

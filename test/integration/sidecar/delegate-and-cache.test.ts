@@ -112,3 +112,44 @@ test('delegate mode refuses binary content types with 415', async () => {
   assert.equal(res.headers['x-sanctum-error'], 'UNSUPPORTED_MEDIA_TYPE');
   await res.body.dump();
 });
+
+test('delegate calls waiting on a slow vault are capped: beyond the cap, 503 VAULT_BUSY at once', async () => {
+  const capped = await startStack({
+    extra: 'limits: { max_delegate_in_flight: 2 }',
+    routes: `
+egress: { block_private_addresses: false }
+routes:
+  - name: payments
+    prefix: /payments
+    upstream: \${ECHO}
+    allow_plaintext: true
+    credential: openai/api-key
+    mode: delegate
+`,
+  });
+  try {
+    capped.vault.vault.setDelay(300);
+    const results = await Promise.all(
+      Array.from({ length: 5 }, async (_, i) => {
+        const res = await request(`${capped.proxyUrl}/payments/v1/charges?i=${i}`);
+        await res.body.dump();
+        return { status: res.statusCode, code: res.headers['x-sanctum-error'], retry: res.headers['retry-after'] };
+      }),
+    );
+    capped.vault.vault.setDelay(0);
+    assert.equal(results.filter((r) => r.status === 200).length, 2, JSON.stringify(results));
+    const busy = results.filter((r) => r.status === 503);
+    assert.equal(busy.length, 3);
+    for (const b of busy) {
+      assert.equal(b.code, 'VAULT_BUSY');
+      assert.equal(b.retry, '1');
+    }
+    assert.equal(capped.echo.requests.length, 2, 'refused requests never reached the upstream');
+    // The cap is released as calls finish: the next request goes through.
+    const again = await request(`${capped.proxyUrl}/payments/v1/charges`);
+    await again.body.dump();
+    assert.equal(again.statusCode, 200);
+  } finally {
+    await capped.close();
+  }
+});

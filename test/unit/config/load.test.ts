@@ -41,6 +41,7 @@ test('a minimal file gets every documented default', () => {
     keepAliveTimeoutMs: 65_000,
     maxHeaderBytes: 16_384,
     maxConnections: 1024,
+    maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
   });
   assert.deepEqual(c.routes, []);
