@@ -206,10 +206,12 @@ export function formatStream(s: StreamReport): string {
 }
 
 export function formatIdle(i: IdleReport): string {
-  const per = i.opened > 0 ? ((i.rss - i.baselineRss) / i.opened / 1024).toFixed(1) : '-';
+  // A collection between the two readings can make the difference negative: then say so.
+  const delta = i.rss - i.baselineRss;
+  const per = i.opened > 0 && delta > 0 ? `~${(delta / i.opened / 1024).toFixed(1)} KiB per connection` : 'a GC ran between the readings';
   return (
     `Idle keep-alive connections: ${i.opened}/${i.requested} opened (${i.failed} failed), ${i.stillOpen} still open at measurement\n` +
-    `  sidecar RSS ${mib(i.rss)} (before ${mib(i.baselineRss)}, ~${per} KiB per connection), VmHWM ${mib(i.hwm)}` +
+    `  sidecar RSS ${mib(i.rss)} (before ${mib(i.baselineRss)}, ${per}), VmHWM ${mib(i.hwm)}` +
     (i.firstError ? `\n  first error: ${i.firstError}` : '')
   );
 }
