@@ -31,7 +31,7 @@ import type { ContenderName } from './lib/report.js';
 
 const HELP = `npm run bench [-- options]
 
-  --quick              short run (2 s measurements, fewer SSE streams, 50 MiB streams)
+  --quick              short run (one round of 2 s, fewer SSE streams, 50 MiB streams)
   --only NAMES         comma list of contenders (${CONTENDERS.join(', ')})
                        and/or workloads (${WORKLOADS.join(', ')}); direct is always measured
   --profile            also profile the cache-hit path with --cpu-prof (workload 'profile')
