@@ -6,7 +6,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
 import type { Config, VaultSettings } from './config/types.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
@@ -16,7 +15,7 @@ import { Upstreams } from './proxy/forward.js';
 import { Pipeline } from './proxy/pipeline.js';
 import { createProxyServer } from './proxy/server.js';
 import { buildSnapshot, type Snapshot } from './proxy/snapshot.js';
-import { startAdmin } from './admin/server.js';
+import { startAdmin, type AdminServer } from './admin/server.js';
 import { VaultClient, type VaultEndpoint } from './vault/client.js';
 import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
@@ -127,7 +126,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const agentListeners = new AgentListeners((listener) => createProxyServer({ ...proxyDeps, listener }, snap.config.limits), draining);
   (await agentListeners.update(snap.config))();
 
-  let admin: FastifyInstance | null = null;
+  let admin: AdminServer | null = null;
   let adminAddr: AddressInfo | null = null;
   const notReadyReason = (): string | null => {
     if (draining.active) return 'draining';

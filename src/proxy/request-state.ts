@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Route } from '../config/types.js';
 import type { RequestForm } from '../routing/types.js';
 import type { ErrorCode } from '../errors.js';
@@ -13,8 +13,12 @@ import type { Outcome } from '../metrics/metrics.js';
 import type { Caller } from '../gateway/auth.js';
 
 /** Per-request state; one object, filled as the stages run, read once by `record`. */
+/** Request ids: a per-process random prefix and a counter; unique across restarts, no UUID per request. */
+const ID_PREFIX = randomBytes(4).toString('hex');
+let seq = 0;
+
 export class RequestState {
-  readonly id = randomUUID();
+  readonly id = `${ID_PREFIX}-${(++seq).toString(36)}`;
   readonly start = performance.now();
   readonly startBytesRead: number;
   route: Route | null = null;
