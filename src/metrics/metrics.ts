@@ -7,6 +7,7 @@
  * prom-client lives only in this folder.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast.js';
 
 const P = 'sanctum_sidecar_';
 
@@ -30,26 +31,27 @@ export type Outcome =
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly requests = new Counter({
-    name: `${P}requests_total`,
-    help: 'Requests handled, by route, method, status class and outcome.',
-    labelNames: ['route', 'method', 'code_class', 'outcome', 'agent'] as const,
-    registers: [this.registry],
-  });
-  readonly requestDuration = new Histogram({
-    name: `${P}request_duration_seconds`,
-    help: 'Time from request start to the end of the response.',
-    labelNames: ['route'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly upstreamDuration = new Histogram({
-    name: `${P}upstream_duration_seconds`,
-    help: 'Time from dispatch to upstream response headers.',
-    labelNames: ['route'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
+  // Per-request series use the hash-free types in fast.ts (label values in labelNames order).
+  readonly requests = new FastCounter(
+    `${P}requests_total`,
+    'Requests handled, by route, method, status class and outcome.',
+    ['route', 'method', 'code_class', 'outcome', 'agent'],
+    this.registry,
+  );
+  readonly requestDuration = new FastHistogram(
+    `${P}request_duration_seconds`,
+    'Time from request start to the end of the response.',
+    ['route'],
+    DURATION_BUCKETS,
+    this.registry,
+  );
+  readonly upstreamDuration = new FastHistogram(
+    `${P}upstream_duration_seconds`,
+    'Time from dispatch to upstream response headers.',
+    ['route'],
+    DURATION_BUCKETS,
+    this.registry,
+  );
   readonly vaultRequests = new Counter({
     name: `${P}vault_requests_total`,
     help: 'Vault calls by operation and result (ok or the vault/transport error code).',
@@ -69,18 +71,18 @@ export class Metrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
-  readonly injections = new Counter({
-    name: `${P}injections_total`,
-    help: 'Credential injections by route and result (injected, replaced_agent_header, failed).',
-    labelNames: ['route', 'result'] as const,
-    registers: [this.registry],
-  });
-  readonly cacheEvents = new Counter({
-    name: `${P}credential_cache_events_total`,
-    help: 'Credential cache events by route (hit, miss, coalesced).',
-    labelNames: ['route', 'event'] as const,
-    registers: [this.registry],
-  });
+  readonly injections = new FastCounter(
+    `${P}injections_total`,
+    'Credential injections by route and result (injected, replaced_agent_header, failed).',
+    ['route', 'result'],
+    this.registry,
+  );
+  readonly cacheEvents = new FastCounter(
+    `${P}credential_cache_events_total`,
+    'Credential cache events by route (hit, miss, coalesced).',
+    ['route', 'event'],
+    this.registry,
+  );
   readonly denied = new Counter({
     name: `${P}denied_requests_total`,
     help: 'Requests refused by the sidecar, by catalogue code.',
@@ -98,12 +100,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
-  readonly bytes = new Counter({
-    name: `${P}bytes_total`,
-    help: 'Body bytes by route and direction (in = from the agent, out = to the agent).',
-    labelNames: ['route', 'direction'] as const,
-    registers: [this.registry],
-  });
+  readonly bytes = new FastCounter(
+    `${P}bytes_total`,
+    'Body bytes by route and direction (in = from the agent, out = to the agent).',
+    ['route', 'direction'],
+    this.registry,
+  );
   readonly configReloads = new Counter({
     name: `${P}config_reloads_total`,
     help: 'Configuration reloads by result (success, error).',

@@ -179,7 +179,7 @@ export class Pipeline {
             },
             (err: unknown) => {
               st.vaultMs = performance.now() - t0;
-              this.#d.metrics.injections.inc({ route: r.name, result: 'failed' });
+              this.#d.metrics.injections.inc([r.name, 'failed']);
               this.#fail(st, res, err);
             },
           );
@@ -217,7 +217,7 @@ export class Pipeline {
       contentLength: req.headers['content-length'],
     });
     if (header !== null) {
-      this.#d.metrics.injections.inc({ route: r.name, result: out.replacedAgentHeader ? 'replaced_agent_header' : 'injected' });
+      this.#d.metrics.injections.inc([r.name, out.replacedAgentHeader ? 'replaced_agent_header' : 'injected']);
     }
     st.outcome = 'forwarded';
     this.#forward(st, req, res, r.upstream.origin, upstreamPath, out.list, this.#d.upstreams.forRoute(r), r.timeouts);

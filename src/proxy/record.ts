@@ -23,13 +23,14 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   const m = d.metrics;
   const routeName = st.route?.name ?? 'none';
   const bytesIn = Math.max(0, (st.req.socket?.bytesRead ?? st.startBytesRead) - st.startBytesRead);
-  m.requests.inc({ route: routeName, method: methodLabel(st.req.method), code_class: codeClass(st.status), outcome: st.outcome, agent: st.caller?.agent.name ?? '' });
-  m.requestDuration.observe({ route: routeName }, totalMs / 1000);
-  if (st.upstreamMs !== null) m.upstreamDuration.observe({ route: routeName }, st.upstreamMs / 1000);
-  if (st.cache !== null) m.cacheEvents.inc({ route: routeName, event: st.cache });
+  const rn = [routeName];
+  m.requests.inc([routeName, methodLabel(st.req.method), codeClass(st.status), st.outcome, st.caller?.agent.name ?? '']);
+  m.requestDuration.observe(rn, totalMs / 1000);
+  if (st.upstreamMs !== null) m.upstreamDuration.observe(rn, st.upstreamMs / 1000);
+  if (st.cache !== null) m.cacheEvents.inc([routeName, st.cache]);
   if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
-  if (bytesIn > 0) m.bytes.inc({ route: routeName, direction: 'in' }, bytesIn);
-  if (st.bytesOut > 0) m.bytes.inc({ route: routeName, direction: 'out' }, st.bytesOut);
+  if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
+  if (st.bytesOut > 0) m.bytes.inc([routeName, 'out'], st.bytesOut);
   const rec: RequestRecord = {
     id: st.id,
     form: st.form,
