@@ -1,6 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
- * Process entry for the `sanctum-sidecar` binary. Refuses to run with the inspector
+ * Process entry for the `sanctum-sidecar` binary. The shebang (and the image's
+ * ENTRYPOINT) run node with a small young generation: a proxy's garbage is mostly
+ * short-lived 64 KiB socket buffers, freed only when a scavenge collects them, and V8
+ * otherwise lets the young generation grow to 3 × 16 MiB. Measured on a 200 MiB stream:
+ * peak RSS 154 → 136 MiB with higher throughput. It must be a start-up flag; V8 ignores
+ * it once the heap is configured.
+ * Refuses to run with the inspector
  * open in production (I12), then hands over to the CLI.
  */
 import { runCli } from './cli.js';

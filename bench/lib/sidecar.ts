@@ -6,7 +6,7 @@
  * and the sidecar on loopback ephemeral ports. The sidecar is pinned to its own CPU;
  * the vault, an outside service, sits with the upstream and the load generator.
  */
-import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from './http.js';
 import { freePort, type Processes, runSync, sleep, type Spawned, waitForPort } from './proc.js';
@@ -218,6 +218,13 @@ export interface SidecarRunning {
   readonly ready: boolean;
 }
 
+/** Node flags from a `#!/usr/bin/env -S node --flag ...` line, so the bench runs the sidecar as its binary would. */
+function shebangFlags(entry: string): string[] {
+  const first = readFileSync(entry, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!.*\bnode((?:\s+--[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
 /** Starts one sidecar process (pinned), waits for its listener and, briefly, for /readyz. */
 export async function startSidecar(
   procs: Processes,
@@ -233,6 +240,8 @@ export async function startSidecar(
     opts.name,
     process.execPath,
     [
+      // Run it as shipped: the node flags on the entry's shebang (the image's ENTRYPOINT has the same).
+      ...shebangFlags(s.launcher.entry),
       ...(opts.nodeFlags ?? []),
       ...s.launcher.pre,
       s.launcher.entry,

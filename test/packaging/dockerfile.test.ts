@@ -158,7 +158,7 @@ describe('Dockerfile', () => {
 
   it('has exec-form ENTRYPOINT and CMD, STOPSIGNAL, EXPOSE and a node HEALTHCHECK', () => {
     const entry = jsonArray(byKeyword(runtime, 'ENTRYPOINT').at(-1)?.args ?? '');
-    assert.deepEqual(entry, ['node', 'dist/main.js']);
+    assert.deepEqual(entry, ['node', '--max-semi-space-size=2', 'dist/main.js']);
     assert.deepEqual(jsonArray(byKeyword(runtime, 'CMD').at(-1)?.args ?? ''), ['run']);
     assert.equal(byKeyword(runtime, 'STOPSIGNAL').at(-1)?.args, 'SIGTERM');
     const ports = byKeyword(runtime, 'EXPOSE').flatMap((e) => e.args.split(/\s+/));
