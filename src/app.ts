@@ -24,6 +24,7 @@ import { createTunnels, loadInterceptor } from './proxy/tunnels.js';
 import { Limiter } from './gateway/limits.js';
 import { AgentListeners } from './gateway/listeners.js';
 import { VaultPool } from './vault/pool.js';
+import { listen } from './proxy/splice.js';
 
 export interface SidecarOptions {
   readonly config: Config;
@@ -256,12 +257,3 @@ async function createVaultClient(v: VaultSettings, env: NodeJS.ProcessEnv, log: 
   });
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}

@@ -6,39 +6,18 @@
  * return 2, failures 1.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand, type CommandIo } from './cli-args.js';
 import { initCa } from './tls/ca.js';
 
-export interface CaIo {
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
-}
+export type CaIo = CommandIo;
 
 const USAGE = 'usage: sanctum-sidecar ca init --out DIR [--force] [--days N]';
 
 export async function runCaCommand(args: string[], io: CaIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
+  const cmd = parseCommand('ca', USAGE, args, { out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, days: { type: 'string' } }, io);
+  if (typeof cmd === 'number') return cmd;
+  const { values, positionals, stdout, fail } = cmd;
   const stderr = io.stderr ?? process.stderr;
-  const fail = (msg: string): number => {
-    stderr.write(`ca: ${msg}\n${USAGE}\n`);
-    return 2;
-  };
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, days: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   if (positionals[0] !== 'init' || positionals.length !== 1) return fail('the only sub-command is `init`');
   if (values.out === undefined) return fail('--out DIR is required');
   let days: number | undefined;

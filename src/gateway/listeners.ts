@@ -10,6 +10,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/types.js';
+import { listen } from '../proxy/splice.js';
 
 export interface Tracker {
   track(server: Server): void;
@@ -25,15 +26,6 @@ function keyOf(hp: { host: string; port: number }): string {
   return `${hp.host}:${hp.port}`;
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 export class AgentListeners {
   readonly #open = new Map<string, Open>();

@@ -33,6 +33,7 @@ import { refuseSocket } from './server.js';
 import { identifyAgent, type Presented } from '../gateway/auth.js';
 import type { Snapshot } from './snapshot.js';
 import { TunnelRecord } from './tunnel-record.js';
+import { splice } from './splice.js';
 
 export interface ConnectDeps {
   readonly snapshot: () => Snapshot;
@@ -219,21 +220,3 @@ function dialOne(address: string, port: number, timeoutMs: number): Promise<Sock
   });
 }
 
-/** Bytes both ways, untouched; half-closes pass through; silence or an error closes both. */
-function splice(client: Socket, upstream: Socket, head: Buffer, idleMs: number): void {
-  if (head.length > 0) upstream.write(head);
-  client.pipe(upstream);
-  upstream.pipe(client);
-  const idle = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.setTimeout(idleMs, idle);
-  upstream.setTimeout(idleMs, idle);
-  upstream.on('error', noop);
-  upstream.once('close', () => {
-    client.end(); // flush what the upstream sent, then close
-    client.destroySoon();
-  });
-  client.once('close', () => upstream.destroy());
-}

@@ -22,6 +22,7 @@ import type { TunnelTarget } from './inner-http.js';
 import type { Pipeline } from './pipeline.js';
 import { dispatchRequest } from './server.js';
 import type { Snapshot } from './snapshot.js';
+import { splice } from './splice.js';
 
 export interface UpgradeDeps {
   readonly pipeline: Pipeline;
@@ -141,21 +142,3 @@ function forwardUpgrade(
   };
 }
 
-function splice(client: Socket, upstream: Duplex, head: Buffer, idleMs: number, countOut: (n: number) => void): void {
-  upstream.on('error', noop);
-  if (head.length > 0) upstream.write(head);
-  upstream.on('data', (c: Buffer) => countOut(c.length));
-  client.pipe(upstream);
-  upstream.pipe(client);
-  const idle = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.setTimeout(idleMs, idle);
-  (upstream as Partial<Socket>).setTimeout?.(idleMs, idle);
-  upstream.once('close', () => {
-    client.end();
-    client.destroySoon();
-  });
-  client.once('close', () => upstream.destroy());
-}

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { parseCommand } from '../cli-args.js';
 import { KeyFileError } from './errors.js';
 import { bytesToHex } from './hex.js';
 import { isEncryptedKeyPath, publicKeyFromSeed, writeKeyFile } from './keys.js';
@@ -28,29 +28,10 @@ const USAGE = 'usage: sanctum-sidecar keygen <agent> [--out FILE] [--encrypt] [-
 const AGENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export async function runKeygenCommand(args: string[], io: KeygenIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
-  const fail = (msg: string): number => {
-    stderr.write(`keygen: ${msg}\n${USAGE}\n`);
-    return 2;
-  };
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { out: { type: 'string', short: 'o' }, encrypt: { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    stdout.write(USAGE + '\n');
-    return 0;
-  }
+  const cmd = parseCommand('keygen', USAGE, args, { out: { type: 'string', short: 'o' }, encrypt: { type: 'boolean' }, force: { type: 'boolean' } }, io);
+  if (typeof cmd === 'number') return cmd;
+  const { values, positionals, stdout, fail } = cmd;
   if (positionals.length !== 1) return fail('give exactly one agent name');
   const agent = positionals[0]!;
   if (!AGENT.test(agent)) return fail(`agent name "${agent}" must be letters, digits, '.', '_' or '-'`);
