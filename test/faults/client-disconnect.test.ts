@@ -10,23 +10,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { SECRETS } from '../helpers/stack.js';
-import { pollUntil, startRig, type Rig } from '../helpers/sidecar-rig.js';
+import { pollUntil, startRig, type Rig, openaiPrefixRoutes } from '../helpers/sidecar-rig.js';
 
 let rig: Rig;
 before(async () => {
   rig = await startRig({
     upstreams: ['openai'],
     credentials: { 'openai/api-key': SECRETS.openai },
-    routes: (u) => `
-egress:
-  block_private_addresses: false
-routes:
-  - name: openai
-    prefix: /openai
-    upstream: ${u.openai!.origin}
-    allow_plaintext: true
-    credential: openai/api-key
-`,
+    routes: (u) => openaiPrefixRoutes(u),
   });
 });
 after(() => rig.close());

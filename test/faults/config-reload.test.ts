@@ -12,7 +12,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { ConfigError } from '../../src/errors.js';
 import { SECRETS } from '../helpers/stack.js';
-import { startRig, type Rig } from '../helpers/sidecar-rig.js';
+import { startRig, type Rig, openaiPrefixRoutes } from '../helpers/sidecar-rig.js';
 
 let rig: Rig;
 let agent: Agent;
@@ -21,16 +21,7 @@ before(async () => {
   rig = await startRig({
     upstreams: ['openai'],
     credentials: { 'openai/api-key': SECRETS.openai },
-    routes: (u) => `
-egress:
-  block_private_addresses: false
-routes:
-  - name: openai
-    prefix: /openai
-    upstream: ${u.openai!.origin}
-    allow_plaintext: true
-    credential: openai/api-key
-`,
+    routes: (u) => openaiPrefixRoutes(u),
   });
   original = await readFile(rig.configPath, 'utf8');
   agent = new Agent();

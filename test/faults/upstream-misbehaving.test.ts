@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { SECRETS } from '../helpers/stack.js';
-import { startRig, type Rig } from '../helpers/sidecar-rig.js';
+import { startRig, type Rig, openaiPrefixRoutes } from '../helpers/sidecar-rig.js';
 import { converse } from '../helpers/wire.js';
 
 interface BadUpstream {
@@ -83,22 +83,17 @@ before(async () => {
   rig = await startRig({
     upstreams: ['openai'],
     credentials: { 'openai/api-key': SECRETS.openai, 'bad/key': SECRETS.github },
-    routes: (u) => `
-egress:
-  block_private_addresses: false
-routes:
-  - name: openai
-    prefix: /openai
-    upstream: ${u.openai!.origin}
-    allow_plaintext: true
-    credential: openai/api-key
-  - name: bad
+    routes: (u) =>
+      openaiPrefixRoutes(
+        u,
+        `  - name: bad
     prefix: /bad
     upstream: http://127.0.0.1:${bad.port}
     allow_plaintext: true
     credential: bad/key
     timeouts: { headers: 500ms, idle: 500ms }
 `,
+      ),
   });
 });
 after(async () => {

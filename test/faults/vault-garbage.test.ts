@@ -14,7 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { SECRETS } from '../helpers/stack.js';
-import { pollUntil, startRig, type Rig } from '../helpers/sidecar-rig.js';
+import { pollUntil, startRig, type Rig, openaiPrefixRoutes } from '../helpers/sidecar-rig.js';
 import type { GarbageKind } from '../helpers/vault-relay.js';
 
 /** The answer each kind of garbage must produce. */
@@ -41,16 +41,7 @@ before(async () => {
     relay: true,
     vaultTimeout: '800ms',
     credentials: { 'openai/api-key': SECRETS.openai },
-    routes: (u) => `
-egress:
-  block_private_addresses: false
-routes:
-  - name: openai
-    prefix: /openai
-    upstream: ${u.openai!.origin}
-    allow_plaintext: true
-    credential: openai/api-key
-`,
+    routes: (u) => openaiPrefixRoutes(u),
   });
   agent = new Agent({ connections: 8, headersTimeout: 5000, bodyTimeout: 5000 });
 });

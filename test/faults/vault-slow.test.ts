@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { SECRETS } from '../helpers/stack.js';
-import { pollUntil, startRig, type Rig } from '../helpers/sidecar-rig.js';
+import { pollUntil, startRig, type Rig, openaiPrefixRoutes } from '../helpers/sidecar-rig.js';
 
 const DELAY_MS = 1500;
 const TIMEOUT_MS = 1000;
@@ -29,16 +29,10 @@ before(async () => {
     relay: true,
     vaultTimeout: `${TIMEOUT_MS}ms`,
     credentials: { 'openai/api-key': SECRETS.openai, 'anthropic/api-key': SECRETS.anthropic, 'payments/key': SECRETS.github },
-    routes: (u) => `
-egress:
-  block_private_addresses: false
-routes:
-  - name: openai
-    prefix: /openai
-    upstream: ${u.openai!.origin}
-    allow_plaintext: true
-    credential: openai/api-key
-  - name: anthropic
+    routes: (u) =>
+      openaiPrefixRoutes(
+        u,
+        `  - name: anthropic
     prefix: /anthropic
     upstream: ${u.anthropic!.origin}
     allow_plaintext: true
@@ -51,6 +45,7 @@ routes:
     credential: payments/key
     mode: delegate
 `,
+      ),
   });
   agent = new Agent({ connections: 128, headersTimeout: 10_000, bodyTimeout: 10_000 });
 });

@@ -95,6 +95,24 @@ export async function throwawayKeyFile(): Promise<{ keyFile: string; dir: string
   return { keyFile, dir };
 }
 
+/**
+ * The routes most fault tests share: private destinations allowed (everything is on
+ * loopback) and one `openai` prefix route to the capture upstream of that name.
+ * Further route entries (indented list items) may follow.
+ */
+export function openaiPrefixRoutes(u: Readonly<Record<string, CaptureUpstream>>, more = ''): string {
+  return `
+egress:
+  block_private_addresses: false
+routes:
+  - name: openai
+    prefix: /openai
+    upstream: ${u.openai!.origin}
+    allow_plaintext: true
+    credential: openai/api-key
+${more}`;
+}
+
 export interface RigOptions {
   /** Names of capture upstreams to start; their origins are passed to `routes`. */
   readonly upstreams: readonly string[];

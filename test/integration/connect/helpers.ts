@@ -15,6 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import { initCa } from '../../../src/tls/ca.js';
 import { createCa, createLeaf, issuerFrom } from '../../../src/tls/x509.js';
 import { startEcho, type Echo } from '../../helpers/echo.js';
+import { startStack, type Stack } from '../../helpers/stack.js';
 
 export interface Pki {
   readonly dir: string;
@@ -230,4 +231,27 @@ export async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The interception fixture: a test PKI, a TLS echo upstream it signs, and a stack that trusts it with a CA configured. */
+export interface InterceptFixture {
+  readonly pki: Pki;
+  readonly upstream: Echo;
+  readonly stack: Stack;
+  close(): Promise<void>;
+}
+
+export async function startInterceptFixture(): Promise<InterceptFixture> {
+  const pki = await makePki();
+  const upstream = await startTlsEcho(pki);
+  const stack = await startStack({ routes: connectRoutes({ tlsEchoPort: upstream.port }), extra: tlsExtra(pki) });
+  return {
+    pki,
+    upstream,
+    stack,
+    async close(): Promise<void> {
+      await stack.close();
+      await upstream.close();
+    },
+  };
 }

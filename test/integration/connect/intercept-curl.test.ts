@@ -7,24 +7,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startStack, SECRETS, PLACEHOLDER, type Stack } from '../../helpers/stack.js';
+import { SECRETS, PLACEHOLDER, type Stack } from '../../helpers/stack.js';
 import type { Echo } from '../../helpers/echo.js';
-import { connectRoutes, makePki, startTlsEcho, tlsExtra, type Pki } from './helpers.js';
+import { type InterceptFixture, type Pki, startInterceptFixture } from './helpers.js';
 
 const run = promisify(execFile);
 let pki: Pki;
 let upstream: Echo;
 let stack: Stack;
+let fixture: InterceptFixture;
 
 before(async () => {
-  pki = await makePki();
-  upstream = await startTlsEcho(pki);
-  stack = await startStack({ routes: connectRoutes({ tlsEchoPort: upstream.port }), extra: tlsExtra(pki) });
+  fixture = await startInterceptFixture();
+  ({ pki, upstream, stack } = fixture);
 });
-after(async () => {
-  await stack.close();
-  await upstream.close();
-});
+after(() => fixture.close());
 
 test('curl --proxy --cacert gets the credential injected', async () => {
   const { stdout, stderr } = await run(

@@ -9,23 +9,20 @@ import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
-import { startStack, SECRETS, PLACEHOLDER, type Stack } from '../../helpers/stack.js';
+import { SECRETS, PLACEHOLDER, type Stack } from '../../helpers/stack.js';
 import type { Echo } from '../../helpers/echo.js';
-import { ConnectAgent, connectRoutes, makePki, openTunnel, startTlsEcho, tlsExtra, tunnelLines, waitFor, type Pki } from './helpers.js';
+import { ConnectAgent, type InterceptFixture, type Pki, openTunnel, startInterceptFixture, tunnelLines, waitFor } from './helpers.js';
 
 let pki: Pki;
 let upstream: Echo;
 let stack: Stack;
+let fixture: InterceptFixture;
 
 before(async () => {
-  pki = await makePki();
-  upstream = await startTlsEcho(pki);
-  stack = await startStack({ routes: connectRoutes({ tlsEchoPort: upstream.port }), extra: tlsExtra(pki) });
+  fixture = await startInterceptFixture();
+  ({ pki, upstream, stack } = fixture);
 });
-after(async () => {
-  await stack.close();
-  await upstream.close();
-});
+after(() => fixture.close());
 
 function get(agent: ConnectAgent, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
