@@ -19,12 +19,12 @@ import { startAdmin, type AdminServer } from './admin/server.js';
 import { VaultClient, type VaultEndpoint } from './vault/client.js';
 import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
-import { gateFor, resolveEndpoint } from './proxy/address-gate.js';
+import { gateFor, resolveEndpoint } from './egress/address-gate.js';
 import { createTunnels, loadInterceptor } from './proxy/tunnels.js';
 import { Limiter } from './gateway/limits.js';
 import { AgentListeners } from './gateway/listeners.js';
 import { VaultPool } from './vault/pool.js';
-import { listen } from './proxy/splice.js';
+import { listen } from './listen.js';
 
 export interface SidecarOptions {
   readonly config: Config;

@@ -8,6 +8,7 @@
  * agent pod (measured: fastify alone adds 16 MB RSS at start-up on Node 20).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listen } from '../listen.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Snapshot } from '../proxy/snapshot.js';
 import { explain } from '../routing/explain.js';
@@ -106,13 +107,7 @@ export async function startAdmin(deps: AdminDeps, host: string, port: number): P
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, host, port);
   return {
     server,
     close: () =>

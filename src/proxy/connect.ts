@@ -20,12 +20,13 @@
  * identified again with what the CONNECT presented (gateway/auth.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { parseConnectAuthority } from '../routing/target.js';
-import { checkDestination, type GateOptions } from './address-gate.js';
+import { checkDestination, type GateOptions } from '../egress/address-gate.js';
+import { dialChecked } from '../egress/dial.js';
 import { upstreamError } from './forward.js';
 import type { InnerHttp } from './inner-http.js';
 import type { Interceptor } from './intercept.js';
@@ -178,7 +179,7 @@ async function byteTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, 
     const checked = await checkDestination(host, port, deps.gate);
     if (socket.destroyed) return;
     const t0 = performance.now();
-    const upstream = await dial(checked.all, port, deps.connectTimeoutMs);
+    const upstream = await dialChecked(checked.all, port, deps.connectTimeoutMs);
     rec.upstreamMs = performance.now() - t0;
     if (socket.destroyed) {
       upstream.destroy();
@@ -189,34 +190,7 @@ async function byteTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, 
     established(rec, socket);
     splice(socket, upstream, head, deps.idleTimeoutMs);
   } catch (err) {
-    refuse(rec, socket, err);
+    // Gate refusals are catalogued already; socket errors of the dial are mapped here.
+    refuse(rec, socket, upstreamError(err));
   }
 }
-
-/** Try each checked address in order; never resolve the name again. */
-async function dial(addrs: ReadonlyArray<{ address: string }>, port: number, timeoutMs: number): Promise<Socket> {
-  let last: unknown;
-  for (const a of addrs) {
-    try {
-      return await dialOne(a.address, port, timeoutMs);
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw upstreamError(last);
-}
-
-function dialOne(address: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    // An IP literal: net.connect does no lookup, so this is exactly the checked address.
-    const s = connect({ host: address, port, allowHalfOpen: true, noDelay: true });
-    s.setTimeout(timeoutMs, () => s.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })));
-    s.once('error', reject);
-    s.once('connect', () => {
-      s.setTimeout(0);
-      s.removeListener('error', reject);
-      resolve(s);
-    });
-  });
-}
-

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
 import type { Route } from '../config/types.js';
 import { SidecarError } from '../errors.js';
-import { checkDestination, type GateOptions } from './address-gate.js';
+import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';
 
 export interface UpstreamOptions {

@@ -1,21 +1,8 @@
 /**
- * Socket plumbing shared by the listeners and the tunnels: bind a server, and splice
- * two byte streams together (CONNECT byte tunnels, WebSocket upgrades).
+ * Splice two byte streams together (CONNECT byte tunnels, WebSocket upgrades).
  */
-import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-
-/** Listen on host:port; rejects with the bind error (EADDRINUSE, EACCES) instead of throwing later. */
-export function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 const noop = (): void => undefined;
 

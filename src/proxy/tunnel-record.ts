@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { toSidecarError, type ErrorCode } from '../errors.js';
 import { logRequest, type Logger, type RequestRecord } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { GateRefusal } from './address-gate.js';
+import { GateRefusal } from '../egress/address-gate.js';
 import { InterceptError } from './intercept.js';
 
 export type TunnelDecision = 'intercept' | 'plain_http' | 'tunnel' | 'refused';

@@ -11,7 +11,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { loadCa } from '../tls/ca.js';
-import type { GateOptions } from './address-gate.js';
+import type { GateOptions } from '../egress/address-gate.js';
 import { createConnectHandler } from './connect.js';
 import type { Draining } from './draining.js';
 import { InnerHttp } from './inner-http.js';

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { parseConfig } from '../../../src/config/load.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
-import { gateFor } from '../../../src/proxy/address-gate.js';
+import { gateFor } from '../../../src/egress/address-gate.js';
 import { createConnectHandler } from '../../../src/proxy/connect.js';
 import { Draining } from '../../../src/proxy/draining.js';
 import { InnerHttp } from '../../../src/proxy/inner-http.js';
