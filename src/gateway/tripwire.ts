@@ -17,7 +17,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Route } from '../config/types.js';
+import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import type { AgentEntry } from './agents.js';
 

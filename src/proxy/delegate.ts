@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { InjectSpec, Route } from '../config/types.js';
+import type { InjectSpec, Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import { buildUpstreamHeaders, filterResponseHeaderObject, hasRequestBody } from './headers.js';
 

@@ -12,7 +12,7 @@ import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
-import type { Route } from '../config/types.js';
+import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';

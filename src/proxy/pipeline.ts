@@ -13,7 +13,7 @@
  * Any failure goes through `toReply()`; nothing is sent upstream without its credential.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Route } from '../config/types.js';
+import type { Route } from '../routing/route.js';
 import type { Target, RequestForm, MatchResult } from '../routing/types.js';
 import { SidecarError, toReply, toSidecarError, type ErrorCode } from '../errors.js';
 import type { CredentialResolver, CredentialSource, ResolvedHeader } from '../credentials/resolver.js';

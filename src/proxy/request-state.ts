@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import type { Route } from '../config/types.js';
+import type { Route } from '../routing/route.js';
 import type { RequestForm } from '../routing/types.js';
 import type { ErrorCode } from '../errors.js';
 import type { CacheEvent } from '../credentials/resolver.js';

@@ -11,7 +11,7 @@
  * whole path; prefix-form patterns apply to the path after the prefix. A request port
  * is not part of the match: the dial always goes to the route's upstream.
  */
-import type { EgressSettings, Route } from '../config/types.js';
+import type { EgressSettings, Route } from './route.js';
 import { pathForMatching } from './path.js';
 import { ANY_PATH, compilePathPattern, hostMatches, isWildcardHost, pathMatches, prefixMatches, type PathPattern } from './pattern.js';
 import type { MatchResult, Target } from './types.js';
