@@ -16,6 +16,7 @@ import { Pipeline } from './proxy/pipeline.js';
 import { createProxyServer } from './proxy/server.js';
 import { buildSnapshot, type Snapshot } from './proxy/snapshot.js';
 import { startAdmin, type AdminServer } from './admin/server.js';
+import type { ListenerAddress } from './routing/explain.js';
 import { VaultClient, type VaultEndpoint } from './vault/client.js';
 import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
@@ -136,7 +137,15 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     return null;
   };
   if (snap.config.admin !== undefined) {
-    admin = await startAdmin({ snapshot: () => snap, metrics, notReadyReason }, snap.config.admin.host, snap.config.admin.port);
+    // `/explain` reads a URL naming one of the bound proxy addresses as a base URL.
+    const listeners = (): ListenerAddress[] => [
+      { host: proxyAddr.address, port: proxyAddr.port },
+      ...snap.config.agents.flatMap((a) => {
+        const bound = a.listen === undefined ? null : agentListeners.address(`${a.listen.host}:${a.listen.port}`);
+        return bound === null ? [] : [{ ...bound, agent: a.name }];
+      }),
+    ];
+    admin = await startAdmin({ snapshot: () => snap, metrics, notReadyReason, listeners }, snap.config.admin.host, snap.config.admin.port);
     adminAddr = admin.server.address() as AddressInfo;
     ownEndpoints.push({ host: adminAddr.address, port: adminAddr.port });
   }

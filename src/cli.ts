@@ -8,7 +8,7 @@ import { ConfigError } from './errors.js';
 import type { Config } from './config/types.js';
 import { loadConfigFile } from './config/load.js';
 import { summarizeConfig, lintConfig } from './config/summary.js';
-import { buildSnapshot } from './proxy/snapshot.js';
+import { buildSnapshot, configuredListeners } from './proxy/snapshot.js';
 import { explain } from './routing/explain.js';
 import { runSidecarUntilSignalled } from './run.js';
 import { runDevCommand } from './dev/command.js';
@@ -28,7 +28,7 @@ Usage:
   sanctum-sidecar dev-vault --file dev-vault.yaml [--listen H:P | --socket PATH]
   sanctum-sidecar keygen <agent> [--out FILE] [--encrypt] [--force]
   sanctum-sidecar check <routes.yaml>
-  sanctum-sidecar explain <METHOD> <URL> [--config routes.yaml]
+  sanctum-sidecar explain <METHOD> <URL> [--host HOST] [--agent NAME] [--config routes.yaml] [--json]
   sanctum-sidecar ca init --out DIR [--force]           CA for TLS interception
   sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR]   agent environment
 
@@ -113,20 +113,22 @@ async function explainCommand(args: string[], env: NodeJS.ProcessEnv): Promise<n
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, host: { type: 'string' }, agent: { type: 'string' } },
   });
   if (positionals.length !== 2) {
-    process.stderr.write('usage: sanctum-sidecar explain <METHOD> <URL> [--config routes.yaml]\n');
+    process.stderr.write('usage: sanctum-sidecar explain <METHOD> <URL> [--host HOST] [--agent NAME] [--config routes.yaml] [--json]\n');
     return 2;
   }
   const path = values.config ?? env.SANCTUM_SIDECAR_CONFIG ?? 'routes.yaml';
-  const snap = buildSnapshot(await loadConfigFile(path, env), 1);
-  const e = explain(snap, positionals[0]!.toUpperCase(), positionals[1]!);
+  const config = await loadConfigFile(path, env);
+  const e = explain(buildSnapshot(config, 1), { method: positionals[0]!, url: positionals[1]!, host: values.host, agent: values.agent }, configuredListeners(config));
   if (values.json) {
     process.stdout.write(`${JSON.stringify(e, null, 2)}\n`);
   } else {
     const rows: Array<[string, string | number | null]> = [
       ['decision', e.decision],
+      ['form', e.form],
+      ['agent', e.agent],
       ['route', e.route],
       ['credential', e.credential],
       ['mode', e.mode],

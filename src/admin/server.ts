@@ -11,13 +11,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { listen } from '../listen.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Snapshot } from '../proxy/snapshot.js';
-import { explain } from '../routing/explain.js';
+import { explain, type ListenerAddress } from '../routing/explain.js';
 
 export interface AdminDeps {
   readonly snapshot: () => Snapshot;
   readonly metrics: Metrics;
   /** null when ready, else the reason. */
   readonly notReadyReason: () => string | null;
+  /** The proxy's bound addresses: `/explain` reads a URL naming one as a base URL. */
+  readonly listeners?: () => readonly ListenerAddress[];
 }
 
 export interface AdminServer {
@@ -87,12 +89,15 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
       send(res, 200, routesBody(deps.snapshot()));
       return;
     case '/explain': {
-      const target = url.searchParams.get('url');
+      // ?method=&url=[&host=][&agent=]: the request as an agent would send it.
+      const q = url.searchParams;
+      const target = q.get('url');
       if (target === null || target === '') {
         send(res, 400, { error: { code: 'BAD_REQUEST', message: 'url is required' } });
         return;
       }
-      send(res, 200, explain(deps.snapshot(), (url.searchParams.get('method') ?? 'GET').toUpperCase(), target));
+      const input = { method: q.get('method') ?? 'GET', url: target, host: q.get('host') ?? undefined, agent: q.get('agent') ?? undefined };
+      send(res, 200, explain(deps.snapshot(), input, deps.listeners?.() ?? []));
       return;
     }
     default:

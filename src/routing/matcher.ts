@@ -107,6 +107,11 @@ export class RouteTable {
     this.allowWildcards = egress.allow.filter(isWildcardHost);
   }
 
+  /** Origin-form requests whose Host names a route's exact host are accepted (`egress.host_header_form`). */
+  get hostHeaderForm(): boolean {
+    return this.egress.hostHeaderForm;
+  }
+
   /**
    * Absolute-form (and plain HTTP inside a tunnel, and intercepted TLS): match by the
    * target's host, then path and method. A host with routes but no fitting one is
