@@ -6,7 +6,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Config, EgressSettings, HostPort, LimitsSettings, Route, TlsSettings, VaultSettings } from './types.js';
+import type { Config, EgressSettings, HostPort, LimitsSettings, Route, TimeoutSettings, TlsSettings, VaultSettings } from './types.js';
 import type { Issues } from './context.js';
 import { convertAgents } from './agents.js';
 import { checkAddress, checkConfigHost } from './hosts.js';
@@ -29,7 +29,14 @@ export const DEFAULTS = {
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
   },
-} as const satisfies { limits: LimitsSettings } & Record<string, unknown>;
+  timeouts: {
+    passthrough: { connectMs: 10_000, headersMs: 60_000, idleMs: 300_000 },
+    tunnelConnectMs: 10_000,
+    tunnelIdleMs: 300_000,
+    websocketIdleMs: 300_000,
+    tlsHandshakeMs: 10_000,
+  },
+} as const satisfies { limits: LimitsSettings; timeouts: TimeoutSettings } & Record<string, unknown>;
 
 export interface ConvertOptions {
   readonly env: NodeJS.ProcessEnv;
@@ -104,6 +111,29 @@ function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
   };
 }
 
+/** `timeouts:`; each must be above zero (a zero would mean "wait forever", against I15). */
+function convertTimeouts(issues: Issues, w: WireConfig): TimeoutSettings {
+  const t = w.timeouts ?? {};
+  const p = t.passthrough ?? {};
+  const d = DEFAULTS.timeouts;
+  const positive = (path: string[], value: string | number | undefined, dflt: number): number => {
+    const ms = issues.duration(['timeouts', ...path], value, dflt);
+    if (ms <= 0) issues.add(['timeouts', ...path], 'must be more than 0');
+    return ms;
+  };
+  return {
+    passthrough: {
+      connectMs: positive(['passthrough', 'connect'], p.connect, d.passthrough.connectMs),
+      headersMs: positive(['passthrough', 'headers'], p.headers, d.passthrough.headersMs),
+      idleMs: positive(['passthrough', 'idle'], p.idle, d.passthrough.idleMs),
+    },
+    tunnelConnectMs: positive(['tunnel_connect'], t.tunnel_connect, d.tunnelConnectMs),
+    tunnelIdleMs: positive(['tunnel_idle'], t.tunnel_idle, d.tunnelIdleMs),
+    websocketIdleMs: positive(['websocket_idle'], t.websocket_idle, d.websocketIdleMs),
+    tlsHandshakeMs: positive(['tls_handshake'], t.tls_handshake, d.tlsHandshakeMs),
+  };
+}
+
 function convertTls(w: WireConfig, opts: ConvertOptions): TlsSettings {
   const t = w.tls ?? {};
   return {
@@ -163,6 +193,7 @@ export function convertConfig(
     egress,
     tls: ok('tls') ? convertTls(w, opts) : { caDir: undefined, upstreamCaFile: undefined },
     limits: ok('limits') ? convertLimits(issues, w) : DEFAULTS.limits,
+    timeouts: ok('timeouts') ? convertTimeouts(issues, w) : DEFAULTS.timeouts,
     routes: located.map((l) => l.route),
     agents,
   };

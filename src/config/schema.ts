@@ -44,6 +44,15 @@ export interface WireLimits {
   shutdown_timeout?: WireDuration;
 }
 
+/** `timeouts:` — waits not tied to one route (routes carry their own `timeouts:`). */
+export interface WireTimeouts {
+  passthrough?: { connect?: WireDuration; headers?: WireDuration; idle?: WireDuration };
+  tunnel_connect?: WireDuration;
+  tunnel_idle?: WireDuration;
+  websocket_idle?: WireDuration;
+  tls_handshake?: WireDuration;
+}
+
 export interface WireMatch {
   host?: string;
   path?: string;
@@ -95,6 +104,7 @@ export interface WireConfig {
   egress?: WireEgress;
   tls?: WireTls;
   limits?: WireLimits;
+  timeouts?: WireTimeouts;
   routes?: WireRoute[] | null;
   agents?: WireAgent[];
 }
@@ -224,6 +234,13 @@ export const ROUTES_SCHEMA = obj(
       max_connections: { type: 'integer', minimum: 1, maximum: 1000000 },
       max_delegate_in_flight: { type: 'integer', minimum: 1, maximum: 100000 },
       shutdown_timeout: duration,
+    }),
+    timeouts: obj({
+      passthrough: obj({ connect: duration, headers: duration, idle: duration }),
+      tunnel_connect: duration,
+      tunnel_idle: duration,
+      websocket_idle: duration,
+      tls_handshake: duration,
     }),
     routes: { type: ['array', 'null'], items: route },
     agents: { type: 'array', items: agent },

@@ -78,6 +78,7 @@ export function summarizeConfig(c: Config): string {
   const via = v.tcp !== undefined ? `tcp ${shown(c, 'vault.tcp', addr(v.tcp))}` : `socket ${v.socket ?? '?'}`;
   const e = c.egress;
   const l = c.limits;
+  const t = c.timeouts;
   const lines = [
     `${c.source}: version ${c.version}, config hash ${c.hash}`,
     `listen ${addr(c.listen)}; admin ${c.admin ? addr(c.admin) : 'off'}`,
@@ -86,6 +87,8 @@ export function summarizeConfig(c: Config): string {
     `tls: interception CA ${c.tls.caDir ?? '(not configured)'}; extra upstream CA ${c.tls.upstreamCaFile ?? '(none)'}`,
     `limits: headers ${formatDuration(l.headersTimeoutMs)}, request ${l.requestTimeoutMs === 0 ? 'none' : formatDuration(l.requestTimeoutMs)}, keep-alive ${formatDuration(l.keepAliveTimeoutMs)}, ` +
       `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}`,
+    `timeouts: passthrough connect ${formatDuration(t.passthrough.connectMs)}, headers ${formatDuration(t.passthrough.headersMs)}, idle ${formatDuration(t.passthrough.idleMs)}; ` +
+      `tunnel connect ${formatDuration(t.tunnelConnectMs)}, idle ${formatDuration(t.tunnelIdleMs)}; websocket idle ${formatDuration(t.websocketIdleMs)}; TLS handshake ${formatDuration(t.tlsHandshakeMs)}`,
     `routes (${c.routes.length}):`,
     ...c.routes.flatMap((r, i) => describeRoute(c, r, i)),
   ];

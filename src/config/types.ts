@@ -4,7 +4,7 @@
  * nothing outside `config/` sees the wire shape (STYLE 2). Route types belong to
  * routing (`routing/route.ts`) and are re-exported here for the converters.
  */
-import type { EgressSettings, RateLimit, Route } from '../routing/route.js';
+import type { EgressSettings, RateLimit, Route, RouteTimeouts } from '../routing/route.js';
 
 export type {
   EgressSettings,
@@ -79,6 +79,20 @@ export interface LimitsSettings {
   readonly shutdownTimeoutMs: number;
 }
 
+/** Waits not tied to one route (I15): idle, not total, where streams may run long. */
+export interface TimeoutSettings {
+  /** Allow-listed hosts forwarded without credentials (absolute-form `http://`). */
+  readonly passthrough: RouteTimeouts;
+  /** CONNECT byte tunnels: dialling the checked address. */
+  readonly tunnelConnectMs: number;
+  /** CONNECT byte tunnels: longest silence in either direction. */
+  readonly tunnelIdleMs: number;
+  /** Spliced WebSockets: longest silence in either direction. */
+  readonly websocketIdleMs: number;
+  /** Intercepted TLS: the agent's handshake with the sidecar's leaf certificate. */
+  readonly tlsHandshakeMs: number;
+}
+
 export interface Config {
   readonly version: 1;
   readonly listen: HostPort;
@@ -87,6 +101,7 @@ export interface Config {
   readonly egress: EgressSettings;
   readonly tls: TlsSettings;
   readonly limits: LimitsSettings;
+  readonly timeouts: TimeoutSettings;
   readonly routes: readonly Route[];
   /** Gateway mode when non-empty; empty for the single-agent sidecar. */
   readonly agents: readonly AgentSettings[];
