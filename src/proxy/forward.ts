@@ -35,6 +35,7 @@ export class Upstreams {
   readonly #opts: UpstreamOptions;
   readonly #ca: string[] | undefined;
   #passthrough: Agent | null = null;
+  #passthroughConnectMs = 0;
 
   constructor(opts: UpstreamOptions) {
     this.#opts = opts;
@@ -72,10 +73,15 @@ export class Upstreams {
     }
   }
 
-  /** The gated dispatcher for passthrough hosts: no credentials, address-checked dials. */
-  passthrough(): Dispatcher {
-    if (this.#passthrough !== null) return this.#passthrough;
-    const base = buildConnector({ timeout: 10_000, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
+  /**
+   * The gated dispatcher for passthrough hosts: no credentials, address-checked dials.
+   * Rebuilt when `timeouts.passthrough.connect` changes (the old one finishes, then closes).
+   */
+  passthrough(connectMs: number): Dispatcher {
+    if (this.#passthrough !== null && this.#passthroughConnectMs === connectMs) return this.#passthrough;
+    if (this.#passthrough !== null) void this.#passthrough.close().catch(() => undefined);
+    this.#passthroughConnectMs = connectMs;
+    const base = buildConnector({ timeout: connectMs, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
     const gate = this.#opts.gate;
     const connect: buildConnector.connector = (opts, cb) => {
       checkDestination(opts.hostname, Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80), gate).then(
@@ -225,6 +231,9 @@ class RelayHandler {
 
   onBodySent(): void {}
 }
+
+/** The forward stage's contract: dispatch, relay to `res`, report to `obs`; returns a canceller. */
+export type ForwardStage = (req: ForwardRequest, res: ServerResponse, obs: ForwardObserver) => () => void;
 
 /** Dispatch one request upstream. Returns a canceller for when the agent goes away. */
 export function forward(req: ForwardRequest, res: ServerResponse, obs: ForwardObserver): () => void {

@@ -18,10 +18,24 @@ export interface TunnelAuthority {
 }
 
 /** A request, parsed for its form. The prefix form may still become host-header form (routing/decide). */
-export type ParsedRequest =
-  | { readonly form: 'absolute' | 'tunnel-http' | 'intercept'; readonly target: Target }
-  | { readonly form: 'prefix'; readonly path: string; readonly query: string }
-  | { readonly form: 'connect'; readonly host: string; readonly port: number };
+export type ParsedRequest = TargetRequest | OriginRequest | ConnectRequest;
+/** absolute-form, and HTTP inside a tunnel: a full canonical target. */
+export interface TargetRequest {
+  readonly form: 'absolute' | 'tunnel-http' | 'intercept';
+  readonly target: Target;
+}
+/** origin-form on the listener: a path and query, matched by prefix (or by Host, when enabled). */
+export interface OriginRequest {
+  readonly form: 'prefix';
+  readonly path: string;
+  readonly query: string;
+}
+/** A CONNECT authority. */
+export interface ConnectRequest {
+  readonly form: 'connect';
+  readonly host: string;
+  readonly port: number;
+}
 
 /**
  * The form a request came in: CONNECT; inside a tunnel (plain or intercepted); an
@@ -38,14 +52,14 @@ export function formOf(method: string, rawTarget: string, tunnel?: TunnelAuthori
 }
 
 /** absolute-form (`GET http://api.openai.com/v1/... HTTP/1.1`, HTTP_PROXY): a present Host must agree. */
-export function parseAbsoluteRequest(rawTarget: string, hostHeader: string | undefined): ParsedRequest {
+export function parseAbsoluteRequest(rawTarget: string, hostHeader: string | undefined): TargetRequest {
   const target = parseAbsoluteTarget(rawTarget);
   checkHostAgreement(target, hostHeader);
   return { form: 'absolute', target };
 }
 
 /** origin-form on the listener (`/openai/v1/...`, a base URL): the path and query. */
-export function parseOriginRequest(rawTarget: string): ParsedRequest {
+export function parseOriginRequest(rawTarget: string): OriginRequest {
   const { path, query } = parseOriginTarget(rawTarget);
   return { form: 'prefix', path, query };
 }
@@ -55,7 +69,7 @@ export function parseOriginRequest(rawTarget: string): ParsedRequest {
  * usual; some clients send absolute-form, which must then name the tunnel's authority.
  * The inner Host is required and must agree (I1).
  */
-export function parseTunnelRequest(rawTarget: string, hostHeader: string | undefined, t: TunnelAuthority): ParsedRequest {
+export function parseTunnelRequest(rawTarget: string, hostHeader: string | undefined, t: TunnelAuthority): TargetRequest {
   let path: string;
   let query: string;
   if (rawTarget.charCodeAt(0) === 47) {
@@ -72,7 +86,7 @@ export function parseTunnelRequest(rawTarget: string, hostHeader: string | undef
 }
 
 /** A CONNECT authority (`host:port`, port required). */
-export function parseConnectRequest(rawTarget: string): ParsedRequest {
+export function parseConnectRequest(rawTarget: string): ConnectRequest {
   const { host, port } = parseConnectAuthority(rawTarget);
   return { form: 'connect', host, port };
 }

@@ -13,9 +13,9 @@ import { pino } from 'pino';
 import { parseConfig } from '../../../src/config/load.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import { gateFor } from '../../../src/egress/address-gate.js';
-import { createConnectHandler } from '../../../src/proxy/connect.js';
+import { createConnectHandler } from '../../../src/proxy/tunnel/connect.js';
 import { Draining } from '../../../src/proxy/draining.js';
-import { InnerHttp } from '../../../src/proxy/inner-http.js';
+import { InnerHttp } from '../../../src/proxy/tunnel/inner-http.js';
 import { buildSnapshot } from '../../../src/proxy/snapshot.js';
 import { byteEcho, openTunnel, readAll, waitFor } from './helpers.js';
 
@@ -23,6 +23,8 @@ const config = parseConfig(
   `version: 1
 vault: { agent: a, tcp: "127.0.0.1:7600", key_file: /nonexistent.key }
 egress: { unmatched: deny, allow: [localhost], block_private_addresses: true }
+limits: { headers_timeout: 300ms }
+timeouts: { tunnel_idle: 300ms, tunnel_connect: 1s }
 routes:
   - name: github
     match: { host: api.github.com }
@@ -73,9 +75,6 @@ before(async () => {
       draining: drainState,
       inner,
       interceptor: null,
-      idleTimeoutMs: 300,
-      connectTimeoutMs: 1000,
-      firstBytesTimeoutMs: 300,
     }),
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

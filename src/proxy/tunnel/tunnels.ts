@@ -7,18 +7,18 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Config } from '../config/types.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import { loadCa } from '../tls/ca.js';
-import type { GateOptions } from '../egress/address-gate.js';
+import type { Config } from '../../config/types.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { loadCa } from '../../tls/ca.js';
+import type { GateOptions } from '../../egress/address-gate.js';
+import { dispatchRequest } from '../adapters.js';
+import type { Draining } from '../draining.js';
+import type { Pipeline } from '../pipeline.js';
+import type { Snapshot } from '../snapshot.js';
 import { createConnectHandler } from './connect.js';
-import type { Draining } from './draining.js';
 import { InnerHttp } from './inner-http.js';
 import { Interceptor } from './intercept.js';
-import type { Pipeline } from './pipeline.js';
-import { dispatchRequest } from './server.js';
-import type { Snapshot } from './snapshot.js';
 import { createUpgradeHandler } from './websocket.js';
 
 export interface TunnelsDeps {
@@ -39,10 +39,6 @@ export interface Tunnels {
   readonly interceptor: Interceptor | null;
 }
 
-/** Byte tunnels and WebSockets: idle, not total, so long sessions live (I15). */
-const TUNNEL_IDLE_MS = 300_000;
-const TUNNEL_CONNECT_MS = 10_000;
-
 /** Load the interception CA from `tls.ca_dir` (throws with the fix when it is unsafe or broken), or null when unset. */
 export async function loadInterceptor(config: Config, log: Logger): Promise<Interceptor | null> {
   const caDir = config.tls.caDir;
@@ -55,8 +51,8 @@ export async function loadInterceptor(config: Config, log: Logger): Promise<Inte
 export function createTunnels(d: TunnelsDeps): Tunnels {
   const interceptor = d.interceptor;
   const base = { pipeline: d.pipeline, snapshot: d.snapshot, isDraining: () => d.draining.active };
-  const upgrade = createUpgradeHandler({ ...base, draining: d.draining, idleTimeoutMs: TUNNEL_IDLE_MS });
-  const inner = new InnerHttp({ dispatch: (req, res, t) => dispatchRequest(base, req, res, t), upgrade, log: d.log }, d.config.limits);
+  const upgrade = createUpgradeHandler({ ...base, draining: d.draining });
+  const inner = new InnerHttp({ dispatch: (req, res, tunnel) => dispatchRequest(base, req, res, { tunnel }), upgrade, log: d.log }, d.config.limits);
   d.draining.track(inner.server);
   const onConnect = createConnectHandler({
     snapshot: d.snapshot,
@@ -66,9 +62,6 @@ export function createTunnels(d: TunnelsDeps): Tunnels {
     draining: d.draining,
     inner,
     interceptor,
-    idleTimeoutMs: TUNNEL_IDLE_MS,
-    connectTimeoutMs: TUNNEL_CONNECT_MS,
-    firstBytesTimeoutMs: d.config.limits.headersTimeoutMs,
   });
   return { onConnect, onUpgrade: (req, socket, head) => upgrade(req, socket, head), interceptor };
 }

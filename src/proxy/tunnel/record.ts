@@ -3,19 +3,20 @@
  * refused) and reason, emitted once as the canonical log line (`form: "connect"`,
  * `method: "CONNECT"`, plus `decision`, `reason` and `port`) and counted in the tunnel
  * metrics when the agent's socket closes, whichever way it ends. Requests carried
- * inside a tunnel get their own canonical lines from the pipeline.
+ * inside a tunnel get their own canonical lines from the pipeline. The line is written
+ * by the one writer (proxy/record.ts), with the same id scheme as every other request.
  */
-import { randomUUID } from 'node:crypto';
-import { toSidecarError, type ErrorCode } from '../errors.js';
-import { logRequest, type Logger, type RequestRecord } from '../log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import { GateRefusal } from '../egress/address-gate.js';
+import { toSidecarError, type ErrorCode } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { GateRefusal } from '../../egress/address-gate.js';
+import { nextRequestId, round, writeCanonicalLine } from '../record.js';
 import { InterceptError } from './intercept.js';
 
 export type TunnelDecision = 'intercept' | 'plain_http' | 'tunnel' | 'refused';
 
 export class TunnelRecord {
-  readonly id = randomUUID();
+  readonly id = nextRequestId();
   readonly #start = performance.now();
   host: string | null = null;
   port = 0;
@@ -78,28 +79,27 @@ export class TunnelRecord {
     m.tunnels.inc({ outcome: this.decision });
     if (this.decision === 'refused' && this.code !== null) m.denied.inc({ reason: this.code });
     const [bytesIn, bytesOut] = this.measure?.() ?? [0, 0];
-    const rec: RequestRecord & { decision: TunnelDecision; reason: string; port: number; detail?: string } = {
-      id: this.id,
-      form: 'connect',
-      agent: this.agent,
-      route: this.route,
-      method: 'CONNECT',
-      host: this.host,
-      status: this.status,
-      code: this.code,
-      outcome: this.#outcome(),
-      vault_ms: null,
-      upstream_ms: this.upstreamMs === null ? null : Math.round(this.upstreamMs * 100) / 100,
-      total_ms: Math.round((performance.now() - this.#start) * 100) / 100,
-      bytes_in: bytesIn,
-      bytes_out: bytesOut,
-      cache: null,
-      decision: this.decision,
-      reason: this.reason,
-      port: this.port,
-      ...(this.detail === null ? {} : { detail: this.detail }),
-    };
-    logRequest(this.log, rec);
+    writeCanonicalLine(
+      this.log,
+      {
+        id: this.id,
+        form: 'connect',
+        agent: this.agent,
+        route: this.route,
+        method: 'CONNECT',
+        host: this.host,
+        status: this.status,
+        code: this.code,
+        outcome: this.#outcome(),
+        vault_ms: null,
+        upstream_ms: round(this.upstreamMs),
+        total_ms: round(performance.now() - this.#start) ?? 0,
+        bytes_in: bytesIn,
+        bytes_out: bytesOut,
+        cache: null,
+      },
+      { decision: this.decision, reason: this.reason, port: this.port, ...(this.detail === null ? {} : { detail: this.detail }) },
+    );
   }
 
   #outcome(): string {

@@ -11,8 +11,8 @@
  */
 import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
-import type { CaMaterial } from '../tls/ca.js';
-import { LeafCache } from '../tls/leaf-cache.js';
+import type { CaMaterial } from '../../tls/ca.js';
+import { LeafCache } from '../../tls/leaf-cache.js';
 
 /** Why a handshake failed, as a bounded log label. */
 export type InterceptFailure = 'sni_mismatch' | 'handshake_timeout' | 'handshake_failed';
@@ -29,7 +29,6 @@ export class InterceptError extends Error {
 
 export interface InterceptorOptions {
   readonly leafDays?: number;
-  readonly handshakeTimeoutMs?: number;
 }
 
 /** SNI as a canonical host: lowercase, one trailing dot dropped. */
@@ -40,18 +39,17 @@ function canonicalSni(name: string): string {
 
 export class Interceptor {
   readonly leaves: LeafCache;
-  readonly #handshakeTimeoutMs: number;
 
   constructor(ca: CaMaterial, opts: InterceptorOptions = {}) {
     this.leaves = new LeafCache(ca.issuer, opts.leafDays === undefined ? {} : { days: opts.leafDays });
-    this.#handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000;
   }
 
   /**
    * Terminate TLS on `socket` as `host`. Resolves with the decrypted socket once the
-   * handshake completes; rejects with an InterceptError (the socket is destroyed).
+   * handshake completes within `handshakeTimeoutMs` (`timeouts.tls_handshake`); rejects
+   * with an InterceptError (the socket is destroyed).
    */
-  terminate(socket: Socket, host: string): Promise<TLSSocket> {
+  terminate(socket: Socket, host: string, handshakeTimeoutMs: number): Promise<TLSSocket> {
     const context = this.leaves.contextFor(host);
     let sniMismatch = false;
     const tls = new TLSSocket(socket, {
@@ -75,7 +73,7 @@ export class Interceptor {
         socket.destroy();
         reject(new InterceptError(reason, { cause }));
       };
-      const timer = setTimeout(() => fail('handshake_timeout'), this.#handshakeTimeoutMs);
+      const timer = setTimeout(() => fail('handshake_timeout'), handshakeTimeoutMs);
       tls.once('secure', () => {
         clearTimeout(timer);
         tls.removeListener('error', onError);

@@ -13,7 +13,9 @@
  *
  * `200 Connection Established` is written only after the decision and, for byte
  * tunnels, after the upstream connection succeeded. Nothing is dialled for a refused
- * target. Every tunnel ends in one canonical line (tunnel-record.ts).
+ * target. Every tunnel ends in one canonical line (tunnel/record.ts). What a CONNECT may
+ * carry is the one routing decision (routing/decide); this module only carries it out.
+ * Its timeouts come from the snapshot the CONNECT arrived on (`timeouts:` in routes.yaml).
  *
  * In gateway mode the agent is identified on the CONNECT itself (Proxy-Authorization,
  * or a dedicated listener; 407 otherwise), and every request inside the tunnel is
@@ -21,19 +23,20 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { SidecarError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import { parseConnectAuthority } from '../routing/target.js';
-import { checkDestination, type GateOptions } from '../egress/address-gate.js';
-import { dialChecked } from '../egress/dial.js';
-import { upstreamError } from './forward.js';
+import { SidecarError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { decide } from '../../routing/decide.js';
+import { parseConnectRequest } from '../../routing/request.js';
+import { checkDestination, type GateOptions } from '../../egress/address-gate.js';
+import { dialChecked } from '../../egress/dial.js';
+import { identifyAgent, type Presented } from '../../gateway/auth.js';
+import { upstreamError } from '../forward.js';
+import type { Snapshot } from '../snapshot.js';
+import { replyOnSocket } from '../socket-reply.js';
 import type { InnerHttp } from './inner-http.js';
 import type { Interceptor } from './intercept.js';
-import { refuseSocket } from './server.js';
-import { identifyAgent, type Presented } from '../gateway/auth.js';
-import type { Snapshot } from './snapshot.js';
-import { TunnelRecord } from './tunnel-record.js';
+import { TunnelRecord } from './record.js';
 import { splice } from './splice.js';
 
 export interface ConnectDeps {
@@ -45,11 +48,18 @@ export interface ConnectDeps {
   readonly inner: InnerHttp;
   /** Null when no CA is configured: TLS to a routed host is then refused. */
   readonly interceptor: Interceptor | null;
+}
+
+/** The waits of one tunnel, from its snapshot. */
+interface TunnelTimeouts {
+  /** Byte tunnels: dialling the checked address. */
+  readonly connectMs: number;
   /** Byte tunnels: longest silence before both ends are closed. */
-  readonly idleTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-  /** Routed tunnels: how long the agent has to send its first bytes. */
-  readonly firstBytesTimeoutMs: number;
+  readonly idleMs: number;
+  /** Routed tunnels: how long the agent has to send its first bytes (limits.headers_timeout). */
+  readonly firstBytesMs: number;
+  /** Intercepted tunnels: the agent's TLS handshake. */
+  readonly handshakeMs: number;
 }
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -77,18 +87,28 @@ export function createConnectHandler(deps: ConnectDeps): (req: IncomingMessage, 
       const snap = deps.snapshot();
       const auth = identifyAgent(snap.gateway, req);
       rec.agent = auth?.caller.agent.name ?? null;
-      const { host, port } = parseConnectAuthority(req.url ?? '');
+      const request = parseConnectRequest(req.url ?? '');
+      const { host, port } = request;
       rec.host = host;
       rec.port = port;
-      const routes = snap.table.routesForHost(host);
-      if (routes.length > 0) {
-        rec.route = routes[0]!.name;
-        routedTunnel(deps, rec, socket, head, host, port, auth?.presented);
-      } else if (snap.table.isAllowedPassthrough(host)) {
-        rec.reason = snap.config.egress.unmatched === 'passthrough' ? 'unmatched_passthrough' : 'allow_list';
-        void byteTunnel(deps, rec, socket, head, host, port);
-      } else {
-        throw new SidecarError('NO_ROUTE');
+      // Before answering, only `head` (rarely sent) or the port can tell what the agent will speak.
+      const early: Sniffed | null = head.length > 0 ? sniff(head[0]!) : port === 443 ? 'tls' : null;
+      const view = { ...snap, interception: deps.interceptor !== null };
+      const d = decide(view, { method: 'CONNECT', request, hostHeader: undefined, agent: auth?.caller.agent ?? null, tls: early === 'tls' });
+      const t = snap.config.timeouts;
+      const timeouts = { connectMs: t.tunnelConnectMs, idleMs: t.tunnelIdleMs, firstBytesMs: snap.config.limits.headersTimeoutMs, handshakeMs: t.tlsHandshakeMs };
+      switch (d.kind) {
+        case 'route':
+          rec.route = d.route.name;
+          routedTunnel(deps, rec, socket, head, early, { host, port }, timeouts, auth?.presented);
+          break;
+        case 'passthrough':
+          rec.reason = snap.config.egress.unmatched === 'passthrough' ? 'unmatched_passthrough' : 'allow_list';
+          void byteTunnel(deps, rec, socket, head, { host, port }, timeouts);
+          break;
+        case 'deny':
+          rec.route = d.route?.name ?? null;
+          throw new SidecarError(d.code, d.message === undefined ? {} : { message: d.message });
       }
     } catch (err) {
       refuse(rec, socket, err);
@@ -98,7 +118,7 @@ export function createConnectHandler(deps: ConnectDeps): (req: IncomingMessage, 
 
 function refuse(rec: TunnelRecord, socket: Socket, err: unknown): void {
   rec.refused(err);
-  refuseSocket(socket, err, rec.route);
+  replyOnSocket(socket, err, rec.route);
 }
 
 function established(rec: TunnelRecord, socket: Socket): void {
@@ -110,15 +130,21 @@ function established(rec: TunnelRecord, socket: Socket): void {
 }
 
 /** A routed host: HTTP inside the tunnel, plain or intercepted, through the pipeline. */
-function routedTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head: Buffer, host: string, port: number, presented?: Presented): void {
+function routedTunnel(
+  deps: ConnectDeps,
+  rec: TunnelRecord,
+  socket: Socket,
+  head: Buffer,
+  early: Sniffed | null,
+  { host, port }: { host: string; port: number },
+  timeouts: TunnelTimeouts,
+  presented?: Presented,
+): void {
   const interceptor = deps.interceptor;
-  // Before answering, only `head` (rarely sent) or the port can tell what the agent will speak.
-  const early: Sniffed | null = head.length > 0 ? sniff(head[0]!) : port === 443 ? 'tls' : null;
-  if (early === 'tls' && interceptor === null) throw new SidecarError('INTERCEPT_DISABLED');
   if (early === 'other') throw new SidecarError('BAD_REQUEST', { message: 'The tunnel carries neither HTTP nor TLS.' });
   established(rec, socket);
   if (head.length > 0) socket.unshift(head);
-  firstBytes(socket, deps.firstBytesTimeoutMs, rec, (first) => {
+  firstBytes(socket, timeouts.firstBytesMs, rec, (first) => {
     const kind = sniff(first);
     if (kind === 'http') {
       rec.decision = 'plain_http';
@@ -127,7 +153,7 @@ function routedTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head
     } else if (kind === 'tls' && interceptor !== null) {
       rec.decision = 'intercept';
       rec.reason = 'route';
-      interceptor.terminate(socket, host).then(
+      interceptor.terminate(socket, host, timeouts.handshakeMs).then(
         (tls) => {
           tls.on('error', noop);
           // The decrypted socket ends the raw one with it, and vice versa.
@@ -174,12 +200,19 @@ function firstBytes(socket: Socket, timeoutMs: number, rec: TunnelRecord, then: 
 }
 
 /** An allowed host without routes: gate, dial the checked address, then splice bytes. */
-async function byteTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, head: Buffer, host: string, port: number): Promise<void> {
+async function byteTunnel(
+  deps: ConnectDeps,
+  rec: TunnelRecord,
+  socket: Socket,
+  head: Buffer,
+  { host, port }: { host: string; port: number },
+  timeouts: TunnelTimeouts,
+): Promise<void> {
   try {
     const checked = await checkDestination(host, port, deps.gate);
     if (socket.destroyed) return;
     const t0 = performance.now();
-    const upstream = await dialChecked(checked.all, port, deps.connectTimeoutMs);
+    const upstream = await dialChecked(checked.all, port, timeouts.connectMs);
     rec.upstreamMs = performance.now() - t0;
     if (socket.destroyed) {
       upstream.destroy();
@@ -188,7 +221,7 @@ async function byteTunnel(deps: ConnectDeps, rec: TunnelRecord, socket: Socket, 
     rec.decision = 'tunnel';
     rec.measure = () => [upstream.bytesWritten, upstream.bytesRead];
     established(rec, socket);
-    splice(socket, upstream, head, deps.idleTimeoutMs);
+    splice(socket, upstream, head, timeouts.idleMs);
   } catch (err) {
     // Gate refusals are catalogued already; socket errors of the dial are mapped here.
     refuse(rec, socket, upstreamError(err));
