@@ -19,7 +19,6 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
-import type { AgentEntry } from './agents.js';
 
 export type TripKind = 'placeholder' | 'proxy_token';
 export type TripPlace = 'header' | 'target' | 'body';
@@ -43,12 +42,19 @@ const NONE: readonly Needle[] = Object.freeze([]);
 /** Stripped (and replaced) on every credential route, so never carried upstream (proxy/headers.ts). */
 const REPLACED_ON_CREDENTIAL_ROUTES = new Set(['authorization', 'x-api-key', 'api-key']);
 
+/** What the tripwires need of an agent (gateway/agents.ts builds them from its entries). */
+export interface PlaceholderOwner {
+  readonly placeholders: readonly string[];
+  /** Names of the routes the agent may use. */
+  readonly routes: ReadonlySet<string>;
+}
+
 /** The placeholder needles of each destination, compiled once per snapshot. */
 export class Tripwires {
   readonly #byRoute = new Map<string, readonly Needle[]>();
   readonly #passthrough: readonly Needle[];
 
-  constructor(agents: readonly AgentEntry[], routes: readonly Route[]) {
+  constructor(agents: readonly PlaceholderOwner[], routes: readonly Route[]) {
     const credentialRoutes = new Set(routes.filter((r) => r.credential !== null).map((r) => r.name));
     const home = new Map<string, Set<string>>();
     for (const a of agents) {
