@@ -106,6 +106,7 @@ export async function startAdmin(deps: AdminDeps, host: string, port: number): P
       else res.destroy();
     });
   });
+  deps.metrics.countConnections(server, 'admin');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -25,7 +25,7 @@ import { parseHostHeader } from '../routing/target.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../log.js';
 import { RequestState } from './request-state.js';
-import { outcomeOf, recordRequest } from './record.js';
+import { outcomeOf, trackRequest } from './record.js';
 import type { AgentEntry } from '../gateway/agents.js';
 import type { Caller } from '../gateway/auth.js';
 import type { Limiter } from '../gateway/limits.js';
@@ -71,7 +71,7 @@ export class Pipeline {
   handle(req: IncomingMessage, res: ServerResponse, intent: Intent): void {
     const st = new RequestState(req, intent.form);
     st.caller = intent.caller ?? null;
-    res.once('close', () => recordRequest(this.#d, st, res));
+    trackRequest(this.#d, st, res);
     try {
       const snap = this.#d.snapshot();
       const method = req.method ?? 'GET';
@@ -195,7 +195,7 @@ export class Pipeline {
     const st = new RequestState(req, form);
     st.host = host ?? null;
     st.caller = caller ?? null;
-    res.once('close', () => recordRequest(this.#d, st, res));
+    trackRequest(this.#d, st, res);
     this.#fail(st, res, err);
   }
 

@@ -9,10 +9,17 @@ import { codeClass, type Metrics, type Outcome } from '../metrics/metrics.js';
 import { logRequest, type Logger, type RequestRecord } from '../log.js';
 import type { RequestState } from './request-state.js';
 
+/** Count the request in flight and record it when its response closes, either way (once per RequestState). */
+export function trackRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: RequestState, res: ServerResponse): void {
+  d.metrics.inFlight += 1;
+  res.once('close', () => recordRequest(d, st, res));
+}
+
 /** Record one request, exactly once, when its response has closed either way. */
 export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: RequestState, res: ServerResponse): void {
   if (st.settled) return;
   st.settled = true;
+  d.metrics.inFlight -= 1;
   st.release?.();
   if (!res.writableFinished) {
     // The agent went away mid-exchange: cancel upstream (client abort → upstream abort).
