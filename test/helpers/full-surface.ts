@@ -56,7 +56,8 @@ routes:
 ${extraRoutes}`;
 }
 
-export async function startFullSurface(): Promise<FullSurface> {
+/** `defaultMetrics`: also export prom-client's process metrics (the dashboard uses two of them). */
+export async function startFullSurface(opts: { defaultMetrics?: boolean } = {}): Promise<FullSurface> {
   const pki = await makePki();
   const token = newToken('alpha');
   const gw = await startGateway({
@@ -64,6 +65,7 @@ export async function startFullSurface(): Promise<FullSurface> {
     credentials: FULL_CREDENTIALS,
     yaml: fullSurfaceYaml(pki, token),
     tokens: [token],
+    ...(opts.defaultMetrics === undefined ? {} : { defaultMetrics: opts.defaultMetrics }),
   });
   return { gw, pki, token, close: () => gw.close() };
 }
@@ -77,14 +79,4 @@ export function parseScrape(text: string): Map<string, number> {
     out.set(line.slice(0, i), Number(line.slice(i + 1)));
   }
   return out;
-}
-
-/** The metric names that have at least one sample in a scrape. */
-export function sampleNames(text: string): Set<string> {
-  const names = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    names.add(/^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]);
-  }
-  return names;
 }
