@@ -60,7 +60,7 @@ export const CA_ADD_VARS = ['NODE_EXTRA_CA_CERTS'] as const;
 export const CA_REPLACE_VARS = ['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE'] as const;
 
 /** What well-known SDKs read, keyed by the API host (the route's match host or upstream host). */
-const KNOWN_SDKS: Record<string, { baseUrlVar?: string; basePath?: string; keyVars: readonly string[] }> = {
+export const KNOWN_SDKS: Record<string, { baseUrlVar?: string; basePath?: string; keyVars: readonly string[] }> = {
   'api.openai.com': { baseUrlVar: 'OPENAI_BASE_URL', basePath: '/v1', keyVars: ['OPENAI_API_KEY'] },
   'api.anthropic.com': { baseUrlVar: 'ANTHROPIC_BASE_URL', basePath: '', keyVars: ['ANTHROPIC_API_KEY'] },
   'api.groq.com': { baseUrlVar: 'GROQ_BASE_URL', basePath: '', keyVars: ['GROQ_API_KEY'] },
