@@ -30,7 +30,8 @@ Usage:
   sanctum-sidecar check <routes.yaml>
   sanctum-sidecar explain <METHOD> <URL> [--host HOST] [--agent NAME] [--config routes.yaml] [--json]
   sanctum-sidecar ca init --out DIR [--force]           CA for TLS interception
-  sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR]   agent environment
+  sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR] [--agent NAME [--token-env VAR]]
+                                                        agent environment
 
 Every flag of 'run' has an environment twin: SANCTUM_SIDECAR_CONFIG, SANCTUM_SIDECAR_LISTEN,
 SANCTUM_SIDECAR_ADMIN, SANCTUM_SIDECAR_LOG_LEVEL, SANCTUM_SIDECAR_VAULT_SOCKET,

@@ -1,119 +1,52 @@
 /**
- * `sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR]`: the
- * environment an agent container needs, as `export` lines for a shell or an env file:
- * the proxy variables in both cases (curl reads only lowercase `http_proxy`), NO_PROXY
- * (base-URL calls go to the sidecar directly), the CA variables when interception is
- * configured, a base URL per prefix route and a placeholder key per credential route
- * (SDKs refuse an empty key; the sidecar always replaces the placeholder).
+ * `sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR]
+ * [--agent NAME [--token-env VAR]]`: the environment an agent container needs (built by
+ * `agent-env.ts`), printed as `export` lines for a shell or an env file. Values that
+ * reference the agent's token variable are double-quoted so the shell expands them when
+ * the lines are sourced; everything else is quoted only when it has to be.
  */
 import { access } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.js';
 import { applyOverrides, OVERRIDE_OPTIONS } from './config/overrides.js';
-import type { Config, Route } from './config/types.js';
-import { hostForUrl } from './routing/host.js';
-import { CA_BUNDLE_FILE, CA_CERT_FILE } from './tls/ca.js';
+import type { Config } from './config/types.js';
+import { agentEnv, AgentEnvError, type AgentEnvOptions, type EnvVar } from './agent-env.js';
+import { CA_BUNDLE_FILE } from './tls/ca.js';
 
 export interface EnvIo {
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
 }
 
-export const PLACEHOLDER_KEY = 'sk-sanctum-placeholder';
-
-/** What well-known SDKs read, keyed by the API host (the route's match host or upstream host). */
-const KNOWN_SDKS: Record<string, { baseUrlVar?: string; basePath?: string; keyVars: readonly string[] }> = {
-  'api.openai.com': { baseUrlVar: 'OPENAI_BASE_URL', basePath: '/v1', keyVars: ['OPENAI_API_KEY'] },
-  'api.anthropic.com': { baseUrlVar: 'ANTHROPIC_BASE_URL', basePath: '', keyVars: ['ANTHROPIC_API_KEY'] },
-  'api.groq.com': { baseUrlVar: 'GROQ_BASE_URL', basePath: '', keyVars: ['GROQ_API_KEY'] },
-  'api.mistral.ai': { keyVars: ['MISTRAL_API_KEY'] },
-  'generativelanguage.googleapis.com': { keyVars: ['GEMINI_API_KEY'] },
-  'api.github.com': { keyVars: ['GITHUB_TOKEN', 'GH_TOKEN'] },
-};
-
-const USAGE = 'usage: sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR] [--listen H:P] [--ca-dir DIR]';
+const USAGE =
+  'usage: sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR] [--agent NAME [--token-env VAR]] [--listen H:P] [--ca-dir DIR]';
 
 /** POSIX shell quoting, only when needed. */
 export function shellQuote(v: string): string {
   return /^[A-Za-z0-9_./:,@%+=-]*$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `openai-prod` → `OPENAI_PROD`. */
-function envName(route: string): string {
-  return route.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+/** Double quotes with everything escaped except the `${NAME}` references the value is meant to expand. */
+function expandingQuote(v: string, refs: readonly string[]): string {
+  let q = v.replace(/[\\"`$]/g, (c) => `\\${c}`);
+  for (const r of refs) q = q.replaceAll(`\\\${${r}}`, `\${${r}}`);
+  return `"${q}"`;
 }
 
-function sdkFor(r: Route): (typeof KNOWN_SDKS)[string] | undefined {
-  return KNOWN_SDKS[r.match.host ?? ''] ?? KNOWN_SDKS[r.upstream.host];
-}
-
-/** The proxy URL agents use: the listen address, with a wildcard bind read as loopback. */
-function proxyUrlOf(config: Config): string {
-  const { host, port } = config.listen;
-  if (port === 0) throw new Error('listen port is 0 (chosen at start-up); pass --proxy-url');
-  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${hostForUrl(h)}:${port}`;
-}
-
-/** Build the lines (pure, for tests): `export NAME=value` and `# comments`. */
-export function renderEnv(config: Config, opts: { proxyUrl?: string; caPath?: string; bundleExists?: boolean } = {}): string[] {
-  const proxy = opts.proxyUrl ?? proxyUrlOf(config);
-  const out: string[] = [`# Agent environment for sanctum-sidecar (${config.source})`];
-  const seen = new Set<string>();
-  const put = (name: string, value: string): void => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    out.push(`export ${name}=${shellQuote(value)}`);
-  };
-  if (config.agents.length > 0) {
-    out.push('# Gateway mode: every agent authenticates. Put its name and proxy token in the proxy URLs');
-    out.push('# (http://<agent>:<token>@host:port) and after the host of base URLs (/_agent/<token>/...),');
-    out.push('# or give it a dedicated listen: address in routes.yaml.');
-  }
-  out.push('# Proxy: both cases, because curl reads only the lowercase http_proxy.');
-  for (const n of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) put(n, proxy);
-  const noProxy = ['localhost', '127.0.0.1', '::1'];
-  const proxyHost = new URL(proxy).hostname.replace(/^\[|\]$/g, '');
-  if (!noProxy.includes(proxyHost)) noProxy.push(proxyHost);
-  out.push('# Base-URL calls go to the sidecar itself, not through it.');
-  put('NO_PROXY', noProxy.join(','));
-  put('no_proxy', noProxy.join(','));
-
-  const caDir = opts.caPath ?? (config.tls.caDir === undefined ? undefined : resolve(config.tls.caDir));
-  if (caDir === undefined) {
-    out.push('# TLS interception is off (no tls.ca_dir): call https:// credential routes through their base URLs.');
-  } else {
-    const bundle = opts.bundleExists === false ? join(caDir, CA_CERT_FILE) : join(caDir, CA_BUNDLE_FILE);
-    out.push('# The interception CA: agents trust it so https:// credential routes can be intercepted.');
-    put('NODE_EXTRA_CA_CERTS', join(caDir, CA_CERT_FILE));
-    out.push('# REQUESTS_CA_BUNDLE and SSL_CERT_FILE REPLACE the system trust store rather than adding to it,');
-    out.push(
-      opts.bundleExists === false
-        ? '# and ca-bundle.crt was not found: with ca.crt alone, only intercepted hosts verify (re-run `ca init` or build a bundle).'
-        : '# so they name ca-bundle.crt (the public roots plus the CA), not ca.crt alone.',
-    );
-    put('REQUESTS_CA_BUNDLE', bundle);
-    put('SSL_CERT_FILE', bundle);
-  }
-
-  const prefixed = config.routes.filter((r) => r.prefix !== undefined);
-  if (prefixed.length > 0) out.push('# Base URLs (base-URL mode, no proxy needed).');
-  for (const r of prefixed) {
-    const sdk = sdkFor(r);
-    const sdkPath = sdk?.basePath ?? '';
-    const suffix = sdkPath.startsWith(r.upstream.basePath) ? sdkPath.slice(r.upstream.basePath.length) : sdkPath;
-    const url = `${proxy}${r.prefix}${suffix}`;
-    put(`${envName(r.name)}_BASE_URL`, url);
-    if (sdk?.baseUrlVar !== undefined) put(sdk.baseUrlVar, url);
-  }
-  const credentialed = config.routes.filter((r) => r.credential !== null);
-  if (credentialed.length > 0) out.push('# Placeholder keys: SDKs refuse an empty key; the sidecar replaces them with the real credential.');
-  for (const r of credentialed) {
-    put(`${envName(r.name)}_API_KEY`, PLACEHOLDER_KEY);
-    for (const k of sdkFor(r)?.keyVars ?? []) put(k, PLACEHOLDER_KEY);
+/** Shell lines for `vars`: comments, then `export NAME=value`. */
+export function renderShell(vars: readonly EnvVar[], source: string): string[] {
+  const out = [`# Agent environment for sanctum-sidecar (${source})`];
+  for (const v of vars) {
+    if (v.comment !== undefined) for (const line of v.comment.split('\n')) out.push(`# ${line}`);
+    out.push(`export ${v.name}=${v.refs !== undefined && v.refs.length > 0 ? expandingQuote(v.value, v.refs) : shellQuote(v.value)}`);
   }
   return out;
+}
+
+/** The lines `env` prints for `config` (pure, for tests). */
+export function renderEnv(config: Config, opts: AgentEnvOptions = {}): string[] {
+  return renderShell(agentEnv(config, opts), config.source);
 }
 
 export async function runEnvCommand(args: string[], env: NodeJS.ProcessEnv = process.env, io: EnvIo = {}): Promise<number> {
@@ -127,6 +60,8 @@ export async function runEnvCommand(args: string[], env: NodeJS.ProcessEnv = pro
         config: { type: 'string', short: 'c' },
         'proxy-url': { type: 'string' },
         'ca-path': { type: 'string' },
+        agent: { type: 'string' },
+        'token-env': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...OVERRIDE_OPTIONS,
       },
@@ -156,11 +91,20 @@ export async function runEnvCommand(args: string[], env: NodeJS.ProcessEnv = pro
           () => true,
           () => false,
         );
-  const lines = renderEnv(config, {
-    ...(proxyUrl === undefined ? {} : { proxyUrl: proxyUrl.replace(/\/$/, '') }),
-    ...(values['ca-path'] === undefined ? {} : { caPath: values['ca-path'] }),
-    ...(bundleExists === undefined ? {} : { bundleExists }),
-  });
+  let lines: string[];
+  try {
+    lines = renderEnv(config, {
+      ...(proxyUrl === undefined ? {} : { proxyUrl: proxyUrl.replace(/\/$/, '') }),
+      ...(values['ca-path'] === undefined ? {} : { caPath: values['ca-path'] }),
+      ...(bundleExists === undefined ? {} : { bundleExists }),
+      ...(values.agent === undefined ? {} : { agent: values.agent }),
+      ...(values['token-env'] === undefined ? {} : { tokenEnv: values['token-env'] }),
+    });
+  } catch (err) {
+    if (!(err instanceof AgentEnvError)) throw err;
+    stderr.write(`env: ${err.message}\n${USAGE}\n`);
+    return 2;
+  }
   stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -112,6 +112,7 @@ export async function startAdmin(deps: AdminDeps, host: string, port: number): P
       else res.destroy();
     });
   });
+  deps.metrics.countConnections(server, 'admin');
   await listen(server, host, port);
   return {
     server,

@@ -30,7 +30,7 @@ import type { RequestForm } from '../routing/types.js';
 import { type DelegateSource, delegateRequest } from './delegate.js';
 import { forward, type ForwardStage, type Upstreams } from './forward.js';
 import { buildUpstreamHeaders, hasRequestBody, inspectRequestHeaders } from './headers.js';
-import { outcomeOf, recordRequest } from './record.js';
+import { outcomeOf, trackRequest } from './record.js';
 import { RequestState } from './request-state.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -74,7 +74,7 @@ export class Pipeline {
   /** Run a request through the stages. Never throws; every failure becomes a catalogued reply. */
   handle(req: IncomingMessage, res: ServerResponse, intent: Intent): void {
     const st = new RequestState(req, intent.request.form, intent.caller, intent.forward ?? null);
-    res.once('close', () => recordRequest(this.#d, st, res));
+    trackRequest(this.#d, st, res);
     try {
       const snap = (st.snap = this.#d.snapshot());
 
@@ -114,7 +114,7 @@ export class Pipeline {
   reject(req: IncomingMessage, res: ServerResponse, r: Refused, err: unknown): void {
     const st = new RequestState(req, r.form, r.caller, r.forward ?? null);
     st.host = r.host;
-    res.once('close', () => recordRequest(this.#d, st, res));
+    trackRequest(this.#d, st, res);
     this.#fail(st, res, err);
   }
 

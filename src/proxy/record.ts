@@ -71,10 +71,17 @@ export interface Recorded {
   settled: boolean;
 }
 
+/** Count the request in flight and record it when its response closes, either way (once per RequestState). */
+export function trackRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
+  d.metrics.inFlight += 1;
+  res.once('close', () => recordRequest(d, st, res));
+}
+
 /** Record one request, exactly once, when its response has closed either way. */
 export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
   if (st.settled) return;
   st.settled = true;
+  d.metrics.inFlight -= 1;
   st.release?.();
   if (!res.writableFinished) {
     // The agent went away mid-exchange: cancel upstream (client abort → upstream abort).

@@ -35,6 +35,8 @@ export interface GatewayOptions {
   readonly tokens: readonly string[];
   /** Rate-limit clock. */
   readonly now?: () => number;
+  /** prom-client's default process metrics (off: tests start many sidecars). */
+  readonly defaultMetrics?: boolean;
 }
 
 export interface Gateway {
@@ -110,7 +112,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     config: parseConfig(text, configPath, {}),
     configPath,
     log,
-    defaultMetrics: false,
+    defaultMetrics: opts.defaultMetrics ?? false,
     env: {},
     ...(opts.now === undefined ? {} : { now: opts.now }),
   });
