@@ -5,7 +5,7 @@
  */
 import { toSidecarError } from '../errors.js';
 import type { Snapshot } from '../proxy/snapshot.js';
-import { parseAbsoluteTarget, parseOriginTarget } from './target.js';
+import { parseAbsoluteTarget, parseHostHeader, parseOriginTarget } from './target.js';
 import type { MatchResult } from './types.js';
 
 export interface Explanation {
@@ -22,14 +22,36 @@ export interface Explanation {
   readonly reason: string | null;
 }
 
-export function explain(snap: Snapshot, method: string, url: string): Explanation {
+/** What else the proxy would see: the Host header of an origin-form request, the gateway agent. */
+export interface ExplainContext {
+  readonly host?: string;
+  readonly agent?: string;
+}
+
+export function explain(snap: Snapshot, method: string, url: string, ctx: ExplainContext = {}): Explanation {
   const base = { method, url };
   try {
+    // Gateway agent: the route must be one of the agent's (AGENT_ROUTE_DENIED otherwise).
+    if (ctx.agent !== undefined) {
+      const agent = snap.config.agents.find((a) => a.name === ctx.agent);
+      if (agent === undefined) return refusal(base, 'refused', 'PROXY_AUTH_REQUIRED', `no agent named ${ctx.agent} in agents:`);
+      const e = explain(snap, method, url, { ...(ctx.host === undefined ? {} : { host: ctx.host }) });
+      if (e.decision !== 'route' || e.route === null) return e;
+      if (!agent.routes.includes(e.route)) return refusal(base, 'deny', 'AGENT_ROUTE_DENIED', `agent ${agent.name} may not use route ${e.route}`);
+      return { ...e, credential: e.credential?.replaceAll('{agent}', agent.name) ?? null };
+    }
     let match: MatchResult | null;
     if (url.startsWith('/')) {
       const { path, query } = parseOriginTarget(url);
       match = snap.table.matchPrefix(method, path);
       if (match !== null && match.kind === 'route') return fromRoute(base, match, query);
+      // Host-header form (opt-in): an origin-form request routed by its Host header.
+      if (match === null && ctx.host !== undefined && snap.config.egress.hostHeaderForm) {
+        const hp = parseHostHeader(ctx.host, 'http');
+        match = snap.table.matchHost(method, { scheme: 'http', host: hp.host, port: hp.port, path, query });
+        if (match.kind === 'route') return fromRoute(base, match, query);
+        return refusal(base, 'deny', match.kind === 'passthrough' ? 'NO_ROUTE' : match.code, 'no route for this Host header');
+      }
       return refusal(base, 'deny', 'BAD_TARGET', 'no route prefix matches this path');
     }
     const target = parseAbsoluteTarget(url);

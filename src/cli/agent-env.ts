@@ -1,38 +1,18 @@
 /**
- * `sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR]`: the
- * environment an agent container needs, as `export` lines for a shell or an env file:
+ * What `sanctum-sidecar env` prints: the environment an agent container needs, as
+ * `export` lines for a shell or an env file:
  * the proxy variables in both cases (curl reads only lowercase `http_proxy`), NO_PROXY
  * (base-URL calls go to the sidecar directly), the CA variables when interception is
  * configured, a base URL per prefix route and a placeholder key per credential route
  * (SDKs refuse an empty key; the sidecar always replaces the placeholder).
  */
-import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadConfigFile } from './config/load.js';
-import { applyOverrides, OVERRIDE_OPTIONS } from './config/overrides.js';
-import type { Config, Route } from './config/types.js';
-import { hostForUrl } from './routing/host.js';
-import { CA_BUNDLE_FILE, CA_CERT_FILE } from './tls/ca.js';
-
-export interface EnvIo {
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
-}
+import { knownApiOfRoute } from '../config/known-apis.js';
+import type { Config } from '../config/types.js';
+import { hostForUrl } from '../routing/host.js';
+import { CA_BUNDLE_FILE, CA_CERT_FILE } from '../tls/ca.js';
 
 export const PLACEHOLDER_KEY = 'sk-sanctum-placeholder';
-
-/** What well-known SDKs read, keyed by the API host (the route's match host or upstream host). */
-const KNOWN_SDKS: Record<string, { baseUrlVar?: string; basePath?: string; keyVars: readonly string[] }> = {
-  'api.openai.com': { baseUrlVar: 'OPENAI_BASE_URL', basePath: '/v1', keyVars: ['OPENAI_API_KEY'] },
-  'api.anthropic.com': { baseUrlVar: 'ANTHROPIC_BASE_URL', basePath: '', keyVars: ['ANTHROPIC_API_KEY'] },
-  'api.groq.com': { baseUrlVar: 'GROQ_BASE_URL', basePath: '', keyVars: ['GROQ_API_KEY'] },
-  'api.mistral.ai': { keyVars: ['MISTRAL_API_KEY'] },
-  'generativelanguage.googleapis.com': { keyVars: ['GEMINI_API_KEY'] },
-  'api.github.com': { keyVars: ['GITHUB_TOKEN', 'GH_TOKEN'] },
-};
-
-const USAGE = 'usage: sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR] [--listen H:P] [--ca-dir DIR]';
 
 /** POSIX shell quoting, only when needed. */
 export function shellQuote(v: string): string {
@@ -42,10 +22,6 @@ export function shellQuote(v: string): string {
 /** `openai-prod` → `OPENAI_PROD`. */
 function envName(route: string): string {
   return route.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-}
-
-function sdkFor(r: Route): (typeof KNOWN_SDKS)[string] | undefined {
-  return KNOWN_SDKS[r.match.host ?? ''] ?? KNOWN_SDKS[r.upstream.host];
 }
 
 /** The proxy URL agents use: the listen address, with a wildcard bind read as loopback. */
@@ -100,7 +76,7 @@ export function renderEnv(config: Config, opts: { proxyUrl?: string; caPath?: st
   const prefixed = config.routes.filter((r) => r.prefix !== undefined);
   if (prefixed.length > 0) out.push('# Base URLs (base-URL mode, no proxy needed).');
   for (const r of prefixed) {
-    const sdk = sdkFor(r);
+    const sdk = knownApiOfRoute(r)?.sdk;
     const sdkPath = sdk?.basePath ?? '';
     const suffix = sdkPath.startsWith(r.upstream.basePath) ? sdkPath.slice(r.upstream.basePath.length) : sdkPath;
     const url = `${proxy}${r.prefix}${suffix}`;
@@ -111,56 +87,7 @@ export function renderEnv(config: Config, opts: { proxyUrl?: string; caPath?: st
   if (credentialed.length > 0) out.push('# Placeholder keys: SDKs refuse an empty key; the sidecar replaces them with the real credential.');
   for (const r of credentialed) {
     put(`${envName(r.name)}_API_KEY`, PLACEHOLDER_KEY);
-    for (const k of sdkFor(r)?.keyVars ?? []) put(k, PLACEHOLDER_KEY);
+    for (const k of knownApiOfRoute(r)?.sdk?.keyVars ?? []) put(k, PLACEHOLDER_KEY);
   }
   return out;
-}
-
-export async function runEnvCommand(args: string[], env: NodeJS.ProcessEnv = process.env, io: EnvIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'proxy-url': { type: 'string' },
-        'ca-path': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        ...OVERRIDE_OPTIONS,
-      },
-      strict: true,
-    });
-  } catch (err) {
-    stderr.write(`env: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const { values } = parsed;
-  if (values.help) {
-    stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const proxyUrl = values['proxy-url'];
-  if (proxyUrl !== undefined && !/^http:\/\/[^/?#@\s]+\/?$/.test(proxyUrl)) {
-    stderr.write(`env: --proxy-url must be http://HOST:PORT\n${USAGE}\n`);
-    return 2;
-  }
-  const path = values.config ?? env.SANCTUM_SIDECAR_CONFIG ?? 'routes.yaml';
-  const config = applyOverrides(await loadConfigFile(path, env), values, env);
-  const caDir = config.tls.caDir;
-  const bundleExists =
-    caDir === undefined
-      ? undefined
-      : await access(join(caDir, CA_BUNDLE_FILE)).then(
-          () => true,
-          () => false,
-        );
-  const lines = renderEnv(config, {
-    ...(proxyUrl === undefined ? {} : { proxyUrl: proxyUrl.replace(/\/$/, '') }),
-    ...(values['ca-path'] === undefined ? {} : { caPath: values['ca-path'] }),
-    ...(bundleExists === undefined ? {} : { bundleExists }),
-  });
-  stdout.write(`${lines.join('\n')}\n`);
-  return 0;
 }
