@@ -14,7 +14,7 @@ import { loadConfigFile } from '../config/load.js';
 import { applyOverrides } from '../config/overrides.js';
 import { DevSession } from '../dev/session.js';
 import { CONFIG_FLAG, OVERRIDE_FLAGS } from './common-flags.js';
-import { parseCommand, type CommandSpec } from './flags.js';
+import { parseCommand, type CommandIo, type CommandSpec } from './flags.js';
 import { runSidecarUntilSignalled } from './lifecycle.js';
 import { packagePath } from './package.js';
 
@@ -52,8 +52,8 @@ function configPath(given: string | undefined, stderr: NodeJS.WritableStream): s
   return example;
 }
 
-export async function runDevCommand(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const p = parseCommand(DEV_SPEC, args, env);
+export async function runDevCommand(args: readonly string[], env: NodeJS.ProcessEnv, io: CommandIo = {}): Promise<number> {
+  const p = parseCommand(DEV_SPEC, args, env, io);
   if (typeof p === 'number') return p;
   const echoPort = Number(p.setting('echo-port') ?? '0');
   if (!/^\d{1,5}$/.test(p.setting('echo-port') ?? '0') || echoPort > 65535) return p.fail('--echo-port must be a port number (0 to 65535)');

@@ -12,14 +12,14 @@ import { DEV_SPEC, runDevCommand } from './dev.js';
 import { DEV_VAULT_SPEC, runDevVaultCommand } from './dev-vault.js';
 import { ENV_SPEC, runEnvCommand } from './env.js';
 import { EXPLAIN_SPEC, explainCommand } from './explain.js';
-import type { CommandSpec } from './flags.js';
+import type { CommandIo, CommandSpec } from './flags.js';
 import { KEYGEN_SPEC, runKeygenCommand } from './keygen.js';
 import { packageVersion } from './package.js';
 import { RUN_SPEC, runCommand } from './run.js';
 
 interface Command {
   readonly spec: CommandSpec;
-  readonly run: (args: readonly string[], env: NodeJS.ProcessEnv) => Promise<number>;
+  readonly run: (args: readonly string[], env: NodeJS.ProcessEnv, io: CommandIo) => Promise<number>;
 }
 
 /** Every command, in the order `--help` lists them. */
@@ -28,10 +28,10 @@ export const COMMANDS: readonly Command[] = [
   { spec: DEV_SPEC, run: runDevCommand },
   { spec: CHECK_SPEC, run: checkCommand },
   { spec: EXPLAIN_SPEC, run: explainCommand },
-  { spec: ENV_SPEC, run: (args, env) => runEnvCommand([...args], env) },
-  { spec: CA_SPEC, run: (args) => runCaCommand([...args]) },
-  { spec: KEYGEN_SPEC, run: (args, env) => runKeygenCommand([...args], { env }) },
-  { spec: DEV_VAULT_SPEC, run: (args, env) => runDevVaultCommand([...args], { env }) },
+  { spec: ENV_SPEC, run: (args, env, io) => runEnvCommand([...args], env, io) },
+  { spec: CA_SPEC, run: (args, _env, io) => runCaCommand([...args], io) },
+  { spec: KEYGEN_SPEC, run: (args, env, io) => runKeygenCommand([...args], { ...io, env }) },
+  { spec: DEV_VAULT_SPEC, run: (args, env, io) => runDevVaultCommand([...args], { ...io, env }) },
 ];
 
 function usage(): string {
@@ -50,50 +50,53 @@ function usage(): string {
   ].join('\n');
 }
 
-export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** Run one command line; `io` replaces stdout/stderr for what the CLI itself writes (tests). */
+export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, io: CommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
   const [name, ...rest] = argv;
   try {
     switch (name) {
       case undefined:
-        process.stderr.write(usage());
+        stderr.write(usage());
         return 2;
       case 'help':
       case '--help':
       case '-h': {
         // `sanctum-sidecar help check` is `sanctum-sidecar check --help`.
         const target = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.spec.name === rest[0]);
-        if (target !== undefined) return await target.run(['--help'], env);
-        if (rest[0] !== undefined) return unknown(`unknown command '${rest[0]}'`);
-        process.stdout.write(usage());
+        if (target !== undefined) return await target.run(['--help'], env, io);
+        if (rest[0] !== undefined) return unknown(stderr, `unknown command '${rest[0]}'`);
+        stdout.write(usage());
         return 0;
       }
       case 'version':
       case '--version':
       case '-V':
-        process.stdout.write(`sanctum-sidecar ${packageVersion()}\n`);
+        stdout.write(`sanctum-sidecar ${packageVersion()}\n`);
         return 0;
       default: {
         const command = COMMANDS.find((c) => c.spec.name === name);
-        if (command === undefined) return unknown(name.startsWith('-') ? `unknown option '${name}'` : `unknown command '${name}'`);
-        return await command.run(rest, env);
+        if (command === undefined) return unknown(stderr, name.startsWith('-') ? `unknown option '${name}'` : `unknown command '${name}'`);
+        return await command.run(rest, env, io);
       }
     }
   } catch (err) {
-    return reportError(err);
+    return reportError(stderr, err);
   }
 }
 
-function unknown(message: string): number {
-  process.stderr.write(`sanctum-sidecar: ${message}\nRun 'sanctum-sidecar --help' for the list of commands.\n`);
+function unknown(stderr: NodeJS.WritableStream, message: string): number {
+  stderr.write(`sanctum-sidecar: ${message}\nRun 'sanctum-sidecar --help' for the list of commands.\n`);
   return 2;
 }
 
-function reportError(err: unknown): number {
+function reportError(stderr: NodeJS.WritableStream, err: unknown): number {
   if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
+    stderr.write(`${err.message}\n`);
     return 1;
   }
   const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`sanctum-sidecar: ${msg}\n`);
+  stderr.write(`sanctum-sidecar: ${msg}\n`);
   return 1;
 }

@@ -7,7 +7,7 @@ import type { Config } from '../config/types.js';
 import { loadConfigFile } from '../config/load.js';
 import { applyOverrides } from '../config/overrides.js';
 import { CONFIG_FLAG, OVERRIDE_FLAGS } from './common-flags.js';
-import { parseCommand, type CommandSpec } from './flags.js';
+import { parseCommand, type CommandIo, type CommandSpec } from './flags.js';
 import { runSidecarUntilSignalled } from './lifecycle.js';
 
 export const RUN_SPEC = {
@@ -34,8 +34,8 @@ export const RUN_SPEC = {
   },
 } as const satisfies CommandSpec;
 
-export async function runCommand(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const p = parseCommand(RUN_SPEC, args, env);
+export async function runCommand(args: readonly string[], env: NodeJS.ProcessEnv, io: CommandIo = {}): Promise<number> {
+  const p = parseCommand(RUN_SPEC, args, env, io);
   if (typeof p === 'number') return p;
   const watchSetting = p.setting('watch') ?? 'true';
   if (!/^(1|0|true|false|yes|no|on|off)$/i.test(watchSetting)) return p.fail(`--watch must be true or false, got '${watchSetting}'`);

@@ -1,14 +1,16 @@
 /**
- * The binary's self-description: `--help` on every command exits 0 and lists every
- * flag with its environment twin; `--version` prints package.json's version; an
- * unknown flag or command exits 2 with a one-line reason and a pointer to --help,
- * never a parser stack.
+ * The CLI's self-description: `--help` on every command exits 0 and lists every flag
+ * with its environment twin; `--version` prints package.json's version; an unknown
+ * flag or command exits 2 with a one-line reason and a pointer to --help, never a
+ * parser stack. The full matrix runs in-process through `runCli` (what main.ts calls);
+ * the binary itself is run for a few of the cases, to cover main.ts's exit codes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { COMMANDS } from '../../../src/cli/index.js';
+import { PassThrough } from 'node:stream';
+import { COMMANDS, runCli } from '../../../src/cli/index.js';
 
 interface Result {
   code: number;
@@ -16,7 +18,20 @@ interface Result {
   stderr: string;
 }
 
-function cli(args: string[]): Promise<Result> {
+/** In-process: the same code path as the binary, minus the process start. */
+async function cli(args: string[]): Promise<Result> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (c: Buffer) => (stdout += c.toString()));
+  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await runCli(args, {}, { stdout: out, stderr: err });
+  return { code, stdout, stderr };
+}
+
+/** The real binary (src/main.ts), for the exit code main.ts sets. */
+function binary(args: string[]): Promise<Result> {
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : Number((err as { code?: number }).code ?? -1), stdout, stderr });
@@ -101,6 +116,18 @@ test('--version prints the version from package.json', async () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `sanctum-sidecar ${version}\n`);
   }
+});
+
+test('the binary: --version, run --help, and an unknown flag, with their exit codes', async () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  const [v, help, bad] = await Promise.all([binary(['--version']), binary(['run', '--help']), binary(['keygen', 'x', '--no-such-flag'])]);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout, `sanctum-sidecar ${version}\n`);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /--vault-socket PATH\s.*\n\s+\(env SANCTUM_SIDECAR_VAULT_SOCKET;/);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^sanctum-sidecar keygen: unknown option '--no-such-flag'\n/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /);
 });
 
 test('an unknown flag on any command exits 2 with one line and a pointer to --help, no stack', async () => {
