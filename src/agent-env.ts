@@ -21,6 +21,7 @@
  * given that listener instead, without a token.
  */
 import { join, resolve } from 'node:path';
+import { KNOWN_APIS } from './config/known-apis.js';
 import type { AgentSettings, Config, HostPort, Route } from './config/types.js';
 import { hostForUrl } from './routing/host.js';
 import { CA_BUNDLE_FILE, CA_CERT_FILE } from './tls/ca.js';
@@ -59,15 +60,10 @@ export const CA_ADD_VARS = ['NODE_EXTRA_CA_CERTS'] as const;
  */
 export const CA_REPLACE_VARS = ['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE'] as const;
 
-/** What well-known SDKs read, keyed by the API host (the route's match host or upstream host). */
-export const KNOWN_SDKS: Record<string, { baseUrlVar?: string; basePath?: string; keyVars: readonly string[] }> = {
-  'api.openai.com': { baseUrlVar: 'OPENAI_BASE_URL', basePath: '/v1', keyVars: ['OPENAI_API_KEY'] },
-  'api.anthropic.com': { baseUrlVar: 'ANTHROPIC_BASE_URL', basePath: '', keyVars: ['ANTHROPIC_API_KEY'] },
-  'api.groq.com': { baseUrlVar: 'GROQ_BASE_URL', basePath: '', keyVars: ['GROQ_API_KEY'] },
-  'api.mistral.ai': { keyVars: ['MISTRAL_API_KEY'] },
-  'generativelanguage.googleapis.com': { keyVars: ['GEMINI_API_KEY'] },
-  'api.github.com': { keyVars: ['GITHUB_TOKEN', 'GH_TOKEN'] },
-};
+/** What well-known SDKs read, keyed by the API host: derived from the one table of well-known APIs (config/known-apis). */
+export const KNOWN_SDKS: Record<string, { baseUrlVar?: string; basePath?: string; keyVars: readonly string[] }> = Object.fromEntries(
+  [...KNOWN_APIS].flatMap(([host, api]) => (api.sdk === undefined ? [] : [[host, api.sdk]])),
+);
 
 /** A bad `--agent` or `--token-env`; the message says what to pass instead. */
 export class AgentEnvError extends Error {}

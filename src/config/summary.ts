@@ -7,6 +7,7 @@
  */
 import { formatDuration } from './duration.js';
 import { formatBytes } from './size.js';
+import { lintKnownApis } from './known-apis.js';
 import type { AgentSettings, Config, HostPort, RateLimit, Route } from './types.js';
 
 /**
@@ -150,5 +151,6 @@ export function lintConfig(c: Config): string[] {
       w.push(`${name}: requests for ${r.match.host} are sent to a different host, ${r.upstream.host}`);
     }
   }
+  w.push(...lintKnownApis(c));
   return w;
 }

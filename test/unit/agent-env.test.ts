@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseConfig } from '../../src/config/load.js';
 import { agentEnv, AgentEnvError, CA_REPLACE_VARS } from '../../src/agent-env.js';
-import { renderEnv } from '../../src/env-cli.js';
+import { renderEnv } from '../../src/cli/agent-env.js';
 
 const run = promisify(execFile);
 

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PassThrough } from 'node:stream';
 import { throwawayKeyFile } from '../../helpers/sidecar-rig.js';
-import { runCaCommand } from '../../../src/ca-cli.js';
-import { runEnvCommand } from '../../../src/env-cli.js';
+import { runCaCommand } from '../../../src/cli/ca.js';
+import { runEnvCommand } from '../../../src/cli/env.js';
 
 const run = promisify(execFile);
 

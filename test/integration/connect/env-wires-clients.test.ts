@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
-import { runEnvCommand } from '../../../src/env-cli.js';
+import { runEnvCommand } from '../../../src/cli/env.js';
 import { SECRETS, type Stack } from '../../helpers/stack.js';
 import { findNode24, parseExports } from '../../helpers/client-env.js';
 import { type InterceptFixture, startInterceptFixture } from './helpers.js';

@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseCommand } from '../cli-args.js';
-import { KeyFileError } from './errors.js';
-import { bytesToHex } from './hex.js';
-import { isEncryptedKeyPath, publicKeyFromSeed, writeKeyFile } from './keys.js';
+import { KeyFileError } from '../vault/errors.js';
+import { bytesToHex } from '../vault/hex.js';
+import { isEncryptedKeyPath, publicKeyFromSeed, writeKeyFile } from '../vault/keys.js';
+import { parseCommand, type CommandSpec } from './flags.js';
 
 export interface KeygenIo {
   stdout?: NodeJS.WritableStream;
@@ -23,16 +23,31 @@ export interface KeygenIo {
   prompt?: (question: string) => Promise<string>;
 }
 
-const USAGE = 'usage: sanctum-sidecar keygen <agent> [--out FILE] [--encrypt] [--force]';
+export const KEYGEN_SPEC = {
+  name: 'keygen',
+  synopsis: '<agent> [--out FILE] [--encrypt] [--force]',
+  summary: "create an agent's Ed25519 key file (0600) and print the public key to register",
+  description: [
+    "Create a fresh Ed25519 key for <agent> and print its public key (hex) and how to register it.\n" +
+      'With --encrypt the key is encrypted with a passphrase from SANCTUM_KEY_PASSPHRASE, or asked for\n' +
+      'twice on the terminal.',
+  ],
+  args: [{ name: '<agent>', help: "the agent's name: letters, digits, '.', '_' or '-'" }],
+  positionals: { min: 1, max: 1, countError: 'give exactly one agent name' },
+  flags: {
+    out: { type: 'string', short: 'o', arg: 'FILE', defaultText: '~/.sanctum/keys/<agent>.key (.key.enc with --encrypt)', help: 'where to write the key' },
+    encrypt: { type: 'boolean', help: 'encrypt the key file (passphrase from SANCTUM_KEY_PASSPHRASE, else a prompt)' },
+    force: { type: 'boolean', help: 'replace an existing key file' },
+  },
+} as const satisfies CommandSpec;
 /** The agent name becomes a file name: keep it to a safe alphabet. */
 const AGENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export async function runKeygenCommand(args: string[], io: KeygenIo = {}): Promise<number> {
   const env = io.env ?? process.env;
-  const cmd = parseCommand('keygen', USAGE, args, { out: { type: 'string', short: 'o' }, encrypt: { type: 'boolean' }, force: { type: 'boolean' } }, io);
+  const cmd = parseCommand(KEYGEN_SPEC, args, env, io);
   if (typeof cmd === 'number') return cmd;
   const { values, positionals, stdout, fail } = cmd;
-  if (positionals.length !== 1) return fail('give exactly one agent name');
   const agent = positionals[0]!;
   if (!AGENT.test(agent)) return fail(`agent name "${agent}" must be letters, digits, '.', '_' or '-'`);
   const file = resolve(values.out ?? join(io.home ?? homedir(), '.sanctum', 'keys', `${agent}.key${values.encrypt ? '.enc' : ''}`));

@@ -3,8 +3,8 @@
  * config-directory changes, drain on SIGTERM/SIGINT and exit 0; a second signal exits
  * at once. Kept apart from the CLI parsing so `dev` reuses it unchanged.
  */
-import { startSidecar, type Sidecar, type SidecarOptions } from './app.js';
-import { watchConfig } from './config/watch.js';
+import { startSidecar, type Sidecar, type SidecarOptions } from '../app.js';
+import { watchConfig } from '../config/watch.js';
 
 export async function runSidecarUntilSignalled(
   opts: SidecarOptions & { watch?: boolean; onStarted?: (s: Sidecar) => void; onStopped?: () => Promise<void> },
