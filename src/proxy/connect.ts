@@ -79,11 +79,12 @@ export function createConnectHandler(deps: ConnectDeps): (req: IncomingMessage, 
       const { host, port } = parseConnectAuthority(req.url ?? '');
       rec.host = host;
       rec.port = port;
-      const routes = snap.table.routesForHost(host);
+      // Ports are part of the route: a port no route of this host accepts is refused here (NO_ROUTE).
+      const routes = snap.table.routesForHost(host, port);
       if (routes.length > 0) {
         rec.route = routes[0]!.name;
         routedTunnel(deps, rec, socket, head, host, port, auth?.presented);
-      } else if (snap.table.isAllowedPassthrough(host)) {
+      } else if (snap.table.isAllowedPassthrough(host, port, 'tunnel')) {
         rec.reason = snap.config.egress.unmatched === 'passthrough' ? 'unmatched_passthrough' : 'allow_list';
         void byteTunnel(deps, rec, socket, head, host, port);
       } else {
