@@ -51,6 +51,8 @@ export interface RequestRecord {
   bytes_in: number;
   bytes_out: number;
   cache: string | null;
+  /** The response guard's action on this answer (masked, aborted, uninspectable); absent when it did nothing. */
+  guard?: string;
 }
 
 /** Emit the canonical line. Called exactly once per request, from a `finally`-style close hook. */

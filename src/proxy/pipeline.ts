@@ -30,6 +30,8 @@ import type { AgentEntry } from '../gateway/agents.js';
 import type { Caller } from '../gateway/auth.js';
 import type { Limiter } from '../gateway/limits.js';
 import { admit, admitBody } from '../gateway/gate.js';
+import { dropsSetCookie, requestPolicyFor } from './header-policy.js';
+import { createGuard, type ResponseGuard } from './response-guard.js';
 
 /** What an adapter hands the pipeline; `caller` is the identified agent in gateway mode. */
 export type Intent = (
@@ -215,12 +217,28 @@ export class Pipeline {
       keepCookies: r.keepCookies,
       injected: header,
       contentLength: req.headers['content-length'],
+      policy: requestPolicyFor(r),
     });
     if (header !== null) {
       this.#d.metrics.injections.inc([r.name, out.replacedAgentHeader ? 'replaced_agent_header' : 'injected']);
     }
     st.outcome = 'forwarded';
-    this.#forward(st, req, res, r.upstream.origin, upstreamPath, out.list, this.#d.upstreams.forRoute(r), r.timeouts);
+    // The answer is searched for the header just injected (response guard), unless the route turned it off.
+    const guard: ResponseGuard | null =
+      header === null
+        ? null
+        : createGuard(this.#d, header.value, r.responseGuard, {
+            id: st.id,
+            route: r.name,
+            agent: st.caller?.agent.name ?? '',
+            onAction: (a) => {
+              st.guard = a;
+            },
+          });
+    this.#forward(st, req, res, r.upstream.origin, upstreamPath, out.list, this.#d.upstreams.forRoute(r), r.timeouts, {
+      guard,
+      dropSetCookie: dropsSetCookie(r),
+    });
   }
 
   #passthrough(st: RequestState, req: IncomingMessage, res: ServerResponse, t: Target, conn: Set<string> | null): void {
@@ -232,6 +250,7 @@ export class Pipeline {
       keepCookies: true,
       injected: null,
       contentLength: req.headers['content-length'],
+      policy: requestPolicyFor(null),
     });
     st.outcome = 'passthrough';
     const origin = `http://${authority}`;
@@ -250,6 +269,7 @@ export class Pipeline {
     headers: string[],
     dispatcher: ReturnType<Upstreams['forRoute']>,
     timeouts: { headersMs: number; idleMs: number },
+    answer: { readonly guard: ResponseGuard | null; readonly dropSetCookie: boolean } = NO_ANSWER_POLICY,
   ): void {
     st.upstreamStart = performance.now();
     st.cancel = (this.#upgrades.get(res) ?? forward)(
@@ -262,6 +282,8 @@ export class Pipeline {
         body: hasRequestBody(req.headers) ? (st.body ?? req) : null,
         headersTimeoutMs: timeouts.headersMs,
         idleTimeoutMs: timeouts.idleMs,
+        guard: answer.guard,
+        dropSetCookie: answer.dropSetCookie,
       },
       res,
       {
@@ -339,6 +361,8 @@ export class Pipeline {
     res.end(reply.body);
   }
 }
+
+const NO_ANSWER_POLICY = Object.freeze({ guard: null, dropSetCookie: false });
 
 /** Run `a` then `b` once each; the record stage calls `release` exactly once. */
 function chain(a: (() => void) | null, b: () => void): () => void {

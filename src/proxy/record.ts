@@ -48,6 +48,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_out: st.bytesOut,
     cache: st.cache,
   };
+  if (st.guard !== null) rec.guard = st.guard;
   logRequest(d.log, rec);
 }
 

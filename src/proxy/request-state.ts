@@ -11,6 +11,7 @@ import type { ErrorCode } from '../errors.js';
 import type { CacheEvent } from '../credentials/resolver.js';
 import type { Outcome } from '../metrics/metrics.js';
 import type { Caller } from '../gateway/auth.js';
+import type { GuardAction } from './response-guard.js';
 
 /** Per-request state; one object, filled as the stages run, read once by `record`. */
 /** Request ids: a per-process random prefix and a counter; unique across restarts, no UUID per request. */
@@ -39,6 +40,8 @@ export class RequestState {
   body: Readable | null = null;
   /** Ends the stream count of a rate limit. */
   release: (() => void) | null = null;
+  /** What the response guard last did to this answer (masked, aborted, uninspectable), if anything. */
+  guard: GuardAction | null = null;
 
   constructor(
     readonly req: IncomingMessage,

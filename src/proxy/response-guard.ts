@@ -127,6 +127,12 @@ export class ResponseGuard {
     return this.#scanner?.end() ?? EMPTY;
   }
 
+  /** A compressed body that will not be streamed through the inflater (upgrade answers): report it withheld. */
+  withhold(): void {
+    this.#report({ where: 'body', offset: 0, encoding: this.#coding, action: 'uninspectable' });
+    this.close();
+  }
+
   /** Release zlib resources (the response ended early). */
   close(): void {
     this.#inflate?.close();
