@@ -225,12 +225,18 @@ class RelayHandler {
       return out.length === 0 || this.#write(out);
     }
     // Compressed: the upstream stays paused until the inflated copy of this chunk is searched.
+    let sync = true;
+    let flowing = false;
     g.bodyAsync(chunk, (out) => {
       if (this.#finished) return;
       if (out === null) return this.#blocked();
-      if (out.length === 0 || this.#write(out)) this.#resumeFn?.();
+      const ok = out.length === 0 || this.#write(out);
+      // A verdict given at once is this call's answer; a later one resumes the paused upstream.
+      if (sync) flowing = ok;
+      else if (ok) this.#resumeFn?.();
     });
-    return false;
+    sync = false;
+    return flowing;
   }
 
   /** Write to the agent; false (after arranging a resume on drain) under backpressure. */
@@ -255,9 +261,16 @@ class RelayHandler {
 
   onComplete(): void {
     if (this.#finished) return;
+    const g = this.#guard;
+    // A compressed body may still have chunks waiting for their verdict: end after them.
+    if (g?.inflating === true) g.endAsync((rest) => this.#complete(rest));
+    else this.#complete(g?.end() ?? null);
+  }
+
+  #complete(rest: Buffer | null): void {
+    if (this.#finished) return;
     this.#finished = true;
-    const rest = this.#guard?.end();
-    if (rest !== undefined && rest.length > 0) {
+    if (rest !== null && rest.length > 0) {
       this.#obs.onBytesOut(rest.length);
       this.#res.end(rest);
     } else {

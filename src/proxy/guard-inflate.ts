@@ -44,6 +44,8 @@ function inflaterFor(coding: string, first: number): Transform {
   }
 }
 
+type Job = { readonly chunk: Buffer; readonly then: (v: Verdict) => void } | { readonly chunk: null; readonly then: (rest: Buffer) => void };
+
 export class InflateWatch {
   readonly #coding: string;
   readonly #scanner: StreamScanner;
@@ -52,6 +54,14 @@ export class InflateWatch {
   #heldBytes = 0;
   #failed = false;
   #hit: number | null = null;
+  /**
+   * Chunks wait their turn: a dispatcher may deliver the next chunk before the verdict on
+   * the previous one (pausing it is advisory), and verdicts must come in body order.
+   */
+  readonly #queue: Job[] = [];
+  #busy = false;
+  /** Re-entrancy guard: a verdict may synchronously resume the upstream, which feeds more. */
+  #looping = false;
   /** The verdict callback of the chunk being inflated (zlib may fail without calling back). */
   #pending: ((v: Verdict) => void) | null = null;
 
@@ -62,14 +72,58 @@ export class InflateWatch {
 
   /** Inflate and search `chunk`; `then` receives the verdict once its output has been searched. */
   feed(chunk: Buffer, then: (v: Verdict) => void): void {
-    if (chunk.length === 0) {
-      then({ kind: 'write', bytes: EMPTY });
-      return;
+    this.#queue.push({ chunk, then });
+    if (!this.#busy) this.#next();
+  }
+
+  /**
+   * The body ended: once every chunk fed so far has its verdict, `then` receives what is
+   * still held. Every byte received has been inflated and searched (sync flush), and what
+   * the inflated text ends in is no whole needle.
+   */
+  finish(then: (rest: Buffer) => void): void {
+    this.#queue.push({ chunk: null, then });
+    if (!this.#busy) this.#next();
+  }
+
+  close(): void {
+    this.#inflater?.destroy();
+    this.#inflater = null;
+    this.#failed = true;
+  }
+
+  #next(): void {
+    if (this.#looping) return;
+    this.#looping = true;
+    try {
+      while (!this.#busy) {
+        const job = this.#queue.shift();
+        if (job === undefined) return;
+        this.#busy = true;
+        if (job.chunk === null) {
+          const rest = this.#held.length === 0 ? EMPTY : Buffer.concat(this.#held, this.#heldBytes);
+          this.#held = [];
+          this.#heldBytes = 0;
+          this.close();
+          this.#busy = false;
+          job.then(rest);
+          continue;
+        }
+        this.#inflate(job.chunk, (v) => {
+          this.#busy = false;
+          job.then(v);
+          this.#next();
+        });
+      }
+    } finally {
+      this.#looping = false;
     }
-    if (this.#failed) {
-      then({ kind: 'uninspectable' });
-      return;
-    }
+  }
+
+  #inflate(chunk: Buffer, then: (v: Verdict) => void): void {
+    if (this.#hit !== null) return then({ kind: 'hit', offset: this.#hit });
+    if (this.#failed) return then({ kind: 'uninspectable' });
+    if (chunk.length === 0) return then({ kind: 'write', bytes: EMPTY });
     const z = (this.#inflater ??= this.#start(chunk[0]!));
     this.#pending = then;
     z.write(chunk, (err?: Error | null) => {
@@ -88,23 +142,6 @@ export class InflateWatch {
       this.#heldBytes = 0;
       then({ kind: 'write', bytes });
     });
-  }
-
-  /**
-   * The body ended: release what is held. Every byte received has been inflated and
-   * searched (sync flush), and what the inflated text ends in is no whole needle.
-   */
-  end(): Buffer {
-    const bytes = this.#held.length === 0 ? EMPTY : Buffer.concat(this.#held, this.#heldBytes);
-    this.#held = [];
-    this.#heldBytes = 0;
-    this.close();
-    return bytes;
-  }
-
-  close(): void {
-    this.#inflater?.destroy();
-    this.#inflater = null;
   }
 
   #start(first: number): Transform {

@@ -121,10 +121,14 @@ export class ResponseGuard {
     });
   }
 
-  /** The body ended: the bytes still held (never a whole needle). */
+  /** An identity body ended: the bytes still held (never a whole needle). */
   end(): Buffer {
-    if (this.#inflate !== null) return this.#inflate.end();
     return this.#scanner?.end() ?? EMPTY;
+  }
+
+  /** A compressed body ended: `then` gets what is still held, after every chunk fed so far. */
+  endAsync(then: (rest: Buffer) => void): void {
+    this.#inflate!.finish(then);
   }
 
   /** A compressed body that will not be streamed through the inflater (upgrade answers): report it withheld. */

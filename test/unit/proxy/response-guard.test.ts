@@ -85,7 +85,7 @@ async function runCompressed(coding: string, comp: Buffer, step: number): Promis
     if (out === null) return { written: Buffer.concat(written), aborted: true, hits };
     written.push(out);
   }
-  written.push(g.end());
+  written.push(await new Promise<Buffer>((resolve) => g.endAsync(resolve)));
   return { written: Buffer.concat(written), aborted: false, hits };
 }
 
@@ -122,4 +122,24 @@ test('a corrupt compressed body is withheld, not relayed unsearched', async () =
   const r = await runCompressed('gzip', Buffer.from('this is not gzip at all, not at all'), 8);
   assert.equal(r.aborted, true);
   assert.equal(r.hits[0]!.action, 'uninspectable');
+});
+
+test('compressed chunks fed without waiting for their verdicts are answered in order, and the end waits for them', async () => {
+  const clean = Buffer.from(`${'sk-'.repeat(3000)}sk-live-SECRET-012345678${'z'.repeat(3000)}`);
+  const c = gzipSync(clean);
+  const { g } = guardFor('mask');
+  g.headers(['content-encoding', 'gzip']);
+  const parts: Array<Buffer | null> = [];
+  const done: Array<Promise<void>> = [];
+  for (let i = 0; i < c.length; i += 5) {
+    const idx = parts.push(null) - 1;
+    done.push(new Promise((resolve) => g.bodyAsync(c.subarray(i, i + 5), (out) => {
+      parts[idx] = out;
+      resolve();
+    })));
+  }
+  const rest = await new Promise<Buffer>((resolve) => g.endAsync(resolve));
+  await Promise.all(done);
+  assert.ok(parts.every((p) => p !== null), 'no chunk was refused');
+  assert.ok(Buffer.concat([...(parts as Buffer[]), rest]).equals(c), 'the compressed bytes come out whole and in order');
 });
