@@ -13,7 +13,7 @@
  * default port of the scheme unless it lists ports, and any other port is NO_ROUTE.
  * The dial always goes to the route's upstream, never to the port that was asked for.
  * Passthrough is per port too: an `egress.allow` entry without a port admits 80 for
- * plain HTTP and 443 for byte tunnels.
+ * plain HTTP and 443 for byte tunnels (`unmatched: passthrough` admits every port).
  */
 import type { AllowEntry, EgressSettings, Route } from '../config/types.js';
 import { pathForMatching } from './path.js';
@@ -209,9 +209,8 @@ export class RouteTable {
   /**
    * May a request to `host:port` (a host no route covers) go out without credentials?
    * True when an `egress.allow` entry admits the host and port (without a port: 80 for
-   * plain HTTP, 443 for a byte tunnel), or `egress.unmatched` is passthrough and the port
-   * is that default; never for a host that any route covers: a routed host is matched,
-   * not tunnelled.
+   * plain HTTP, 443 for a byte tunnel), or `egress.unmatched` is passthrough (any port);
+   * never for a host that any route covers: a routed host is matched, not tunnelled.
    */
   isAllowedPassthrough(host: string, port: number, kind: PassthroughKind): boolean {
     return this.passthroughAllowed(host, port, kind);
@@ -246,6 +245,7 @@ export class RouteTable {
     if (this.coversHost(host)) return false;
     for (const e of this.allowExact.get(host) ?? NO_ENTRIES) if (allowAdmits(e, port, kind)) return true;
     for (const w of this.allowWildcards) if (hostMatches(w.host, host) && allowAdmits(w, port, kind)) return true;
-    return this.egress.unmatched === 'passthrough' && port === (kind === 'tunnel' ? 443 : 80);
+    // `unmatched: passthrough` is an explicit open egress: every port (the address gate still applies).
+    return this.egress.unmatched === 'passthrough';
   }
 }

@@ -311,6 +311,7 @@ test('egress.allow ports: without one, 80 for plain HTTP and 443 for tunnels; wi
   - name: gh
     match: { host: api.github.com }`, 'egress: { unmatched: passthrough }');
   assert.equal(open.isAllowedPassthrough('example.com', 443, 'tunnel'), true);
-  assert.equal(open.isAllowedPassthrough('example.com', 25, 'tunnel'), false, 'unmatched passthrough keeps to the default ports');
-  assert.equal(host(open, 'GET', 'http://example.com:8080/'), 'NO_ROUTE');
+  assert.equal(open.isAllowedPassthrough('example.com', 8080, 'tunnel'), true, 'unmatched passthrough is open egress: every port');
+  assert.equal(host(open, 'GET', 'http://example.com:8080/'), 'passthrough');
+  assert.equal(host(open, 'GET', 'http://api.github.com:8080/'), 'NO_ROUTE', 'never for a routed host, whatever the port');
 });
