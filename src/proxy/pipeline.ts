@@ -32,6 +32,7 @@ import type { Limiter } from '../gateway/limits.js';
 import { admit, admitBody } from '../gateway/gate.js';
 import { dropsSetCookie, requestPolicyFor } from './header-policy.js';
 import { createGuard, type ResponseGuard } from './response-guard.js';
+import { watchBodyIdle } from './body-idle.js';
 
 /** What an adapter hands the pipeline; `caller` is the identified agent in gateway mode. */
 export type Intent = (
@@ -77,6 +78,11 @@ export class Pipeline {
     try {
       const snap = this.#d.snapshot();
       const method = req.method ?? 'GET';
+      // A body that stops arriving ends the request, whatever stage it is in (limits.body_idle_timeout).
+      const bodyIdleMs = snap.config.limits.bodyIdleTimeoutMs;
+      if (bodyIdleMs > 0 && hasRequestBody(req.headers) && !req.complete) {
+        res.once('close', watchBodyIdle(req, bodyIdleMs, () => this.#bodyStalled(st, res)));
+      }
 
       // 1 match: the canonical target (or prefix) against the route table of this snapshot (I13).
       let match: MatchResult;
@@ -341,8 +347,21 @@ export class Pipeline {
     }
   }
 
+  /** The agent's body went silent: abort the upstream request, answer 408 (or cut), then close. */
+  #bodyStalled(st: RequestState, res: ServerResponse): void {
+    this.#fail(st, res, new SidecarError('REQUEST_TIMEOUT', { message: 'The request body stopped arriving (limits.body_idle_timeout).' }));
+    st.cancel?.();
+    // The rest of the body will never come: close once the answer is out.
+    res.once('finish', () => st.req.socket?.destroySoon());
+  }
+
   /** Answer with the catalogued error, or cut the stream when the answer has begun. */
   #fail(st: RequestState, res: ServerResponse, err: unknown): void {
+    // Once an answer is out or cut, the first failure is the one on record (later ones are its echoes).
+    if (st.code !== null && (res.headersSent || res.destroyed)) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     const e = toSidecarError(err);
     st.code = e.code;
     st.outcome = outcomeOf(e);
