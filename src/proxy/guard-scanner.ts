@@ -124,7 +124,14 @@ export class StreamScanner {
 
 const NO_HITS: readonly number[] = Object.freeze([]);
 
-/** Needles as latin1 text, for header values (Node hands header bytes over as latin1). */
+const texts = new WeakMap<readonly Buffer[], readonly string[]>();
+
+/** Needles as latin1 text, for header values (Node hands header bytes over as latin1); cached per needle list. */
 export function textNeedles(needles: readonly Buffer[]): readonly string[] {
-  return needles.map((n) => n.toString('latin1'));
+  let t = texts.get(needles);
+  if (t === undefined) {
+    t = Object.freeze(needles.map((n) => n.toString('latin1')));
+    texts.set(needles, t);
+  }
+  return t;
 }
