@@ -11,6 +11,7 @@ import type { ProfileSummary } from '../profile.js';
 export type ContenderName =
   | 'direct'
   | 'cache-hit'
+  | 'cache-hit-noguard'
   | 'vault-every'
   | 'delegate'
   | 'base-url'
@@ -249,6 +250,7 @@ export function judge(r: Report): Target[] {
     t.push({ id, text, status: ok === undefined ? 'SKIP' : ok ? 'PASS' : 'FAIL', detail });
   };
   const cache = row(r, 'cache-hit');
+  const noguard = row(r, 'cache-hit-noguard');
   const direct = row(r, 'direct');
   const relay = row(r, 'node-relay');
   const vault = row(r, 'vault-every');
@@ -288,6 +290,16 @@ export function judge(r: Report): Target[] {
     cache && vault
       ? `${f0(vault.rps ?? 0)} vs ${f0(cache.rps ?? 0)} req/s = ${f2((vault.rps ?? 0) / (cache.rps || 1))}x${perCpu(vault, cache)}`
       : skip(!cache ? 'cache-hit' : 'vault-every'),
+  );
+  // Issue 12: the response guard searches every answer on a credential route; its cost is the
+  // difference between the same cache-hit route with the guard on (default) and off.
+  add(
+    'guard-cost',
+    'response guard: cache-hit throughput with the guard on >= 0.9x with it off',
+    cache && noguard ? (cache.rps ?? 0) >= 0.9 * (noguard.rps ?? 0) : undefined,
+    cache && noguard
+      ? `${f0(cache.rps ?? 0)} vs ${f0(noguard.rps ?? 0)} req/s = ${f2((cache.rps ?? 0) / (noguard.rps || 1))}x${perCpu(cache, noguard)}`
+      : skip(!cache ? 'cache-hit' : 'cache-hit-noguard'),
   );
   // Judged at the fixed rate: saturated, a closed loop's latency is connections / throughput,
   // so the saturated figure restates throughput; it is printed beside for reference.

@@ -29,6 +29,8 @@ export interface SidecarLauncher {
 /** Hosts of the routes in the generated routes.yaml (they never resolve: each route names its upstream). */
 export const HOSTS = {
   cached: 'cached.bench.test',
+  /** The same cached route with `response_guard: off`: the guard's cost is the difference. */
+  cachedNoGuard: 'cached-noguard.bench.test',
   nocache: 'nocache.bench.test',
   delegate: 'delegate.bench.test',
   stream: 'stream.bench.test',
@@ -193,6 +195,12 @@ routes:
     upstream: ${fast}
 ${common}
     cache_ttl: 60s
+  - name: cachednoguard
+    match: { host: ${HOSTS.cachedNoGuard} }
+    upstream: ${fast}
+${common}
+    cache_ttl: 60s
+    response_guard: off
   - name: nocache
     match: { host: ${HOSTS.nocache} }
     upstream: ${fast}

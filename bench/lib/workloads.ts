@@ -30,6 +30,7 @@ import { download, type StreamTarget, upload } from './stream.js';
 export const CONTENDERS = [
   'direct',
   'cache-hit',
+  'cache-hit-noguard',
   'vault-every',
   'delegate',
   'base-url',
@@ -157,6 +158,8 @@ function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined
       return { port: fast, path: '/json', headers: { authorization: `Bearer ${ctx.token}` } };
     case 'cache-hit':
       return { port: sc?.port ?? 0, path: `http://${HOSTS.cached}/json`, host: HOSTS.cached };
+    case 'cache-hit-noguard':
+      return { port: sc?.port ?? 0, path: `http://${HOSTS.cachedNoGuard}/json`, host: HOSTS.cachedNoGuard };
     case 'vault-every':
       return { port: sc?.port ?? 0, path: `http://${HOSTS.nocache}/json`, host: HOSTS.nocache };
     case 'delegate':

@@ -6,6 +6,7 @@
  * placeholder keys. SDK variables are listed only where the SDKs are known to read them.
  */
 import { hostMatches } from '../routing/pattern.js';
+import { allowEntryText } from './hosts.js';
 import type { Config, Route } from './types.js';
 
 export interface KnownApi {
@@ -58,11 +59,11 @@ export function lintKnownApis(c: Config): string[] {
     }
   }
   for (const a of c.egress.allow) {
-    for (const h of knownHostsUnder(a)) {
+    for (const h of knownHostsUnder(a.host)) {
       // A route covering the host wins over the allow list; a credential-less one is reported above.
       if (c.routes.some((r) => r.match.host !== undefined && hostMatches(r.match.host, h))) continue;
       w.push(
-        `egress.allow ${a}: ${h} is the ${KNOWN_APIS.get(h)!.name} API; allow-listed hosts pass through without a credential, ` +
+        `egress.allow ${allowEntryText(a)}: ${h} is the ${KNOWN_APIS.get(h)!.name} API; allow-listed hosts pass through without a credential, ` +
           'so the agent would need the real key; give it a route with a credential instead',
       );
     }

@@ -136,6 +136,12 @@ export class Metrics {
     labelNames: ['agent', 'route'] as const,
     registers: [this.registry],
   });
+  readonly responseGuard = new FastCounter(
+    `${P}response_guard_total`,
+    'Upstream answers that carried the injected credential, by route and action (masked, aborted, uninspectable).',
+    ['route', 'action'],
+    this.registry,
+  );
   readonly tripwires = new Counter({
     name: `${P}tripwires_total`,
     help: 'Requests blocked because a placeholder or proxy token was bound for the wrong host.',

@@ -31,6 +31,8 @@ export interface RequestRecord {
   bytes_in: number;
   bytes_out: number;
   cache: string | null;
+  /** The response guard's action on this answer (masked, aborted, uninspectable); absent when it did nothing. */
+  guard?: string;
 }
 
 /** Request ids: a per-process random prefix and a counter; unique across restarts, no UUID per request. */
@@ -66,6 +68,8 @@ export interface Recorded {
   readonly upstreamMs: number | null;
   readonly bytesOut: number;
   readonly cache: string | null;
+  /** The response guard's action on this answer, if it acted. */
+  readonly guard: string | null;
   readonly cancel: (() => void) | null;
   readonly release: (() => void) | null;
   settled: boolean;
@@ -116,6 +120,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_in: bytesIn,
     bytes_out: st.bytesOut,
     cache: st.cache,
+    ...(st.guard === null ? {} : { guard: st.guard }),
   });
 }
 

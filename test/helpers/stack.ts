@@ -32,6 +32,8 @@ export interface StackOptions {
   readonly sessionTtlMs?: number;
   /** Extra top-level YAML (tls:, limits:, ...). */
   readonly extra?: string;
+  /** The admin listener's address (default 127.0.0.1:0). */
+  readonly admin?: string;
   /** Passed to the test vault (policies, rate limits). */
   readonly vaultOptions?: Partial<TestVaultOptions>;
 }
@@ -78,7 +80,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const text = [
     'version: 1',
     'listen: 127.0.0.1:0',
-    'admin: 127.0.0.1:0',
+    `admin: ${opts.admin ?? '127.0.0.1:0'}`,
     'vault:',
     `  agent: ${vault.agent}`,
     vaultYaml,

@@ -208,6 +208,9 @@ describe('chart: sidecar modes', () => {
       key_file: '/var/run/secrets/sanctum-sidecar/keys/agent.key',
     });
     assert.equal(routes.listen, '127.0.0.1:8080');
+    // The admin listener is on 0.0.0.0 for probes and Prometheus, so its route-table detail is off.
+    assert.equal(routes.admin, '0.0.0.0:9090');
+    assert.equal(routes.admin_detail, false);
   });
 
   it('tcp vault: address and passphrase wired, no socket volume', () => {
