@@ -25,7 +25,7 @@ export const SECRETS = {
 export const PLACEHOLDER = 'sk-sanctum-placeholder';
 
 export interface StackOptions {
-  /** routes.yaml body below `version`/`vault` (routes:, egress:, ...). `${ECHO}` is the echo origin. */
+  /** routes.yaml body below `version`/`vault` (routes:, egress:, ...). `${ECHO}` is the echo origin, `${ECHO_PORT}` its port. */
   readonly routes: string;
   readonly credentials?: Record<string, string>;
   readonly socket?: boolean;
@@ -87,7 +87,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     `  key_file: ${JSON.stringify(vault.keyFile)}`,
     '  timeout: 1s',
     opts.extra ?? '',
-    opts.routes.replaceAll('${ECHO}', echo.origin),
+    opts.routes.replaceAll('${ECHO}', echo.origin).replaceAll('${ECHO_PORT}', String(echo.port)),
   ].join('\n');
   const configPath = join(vault.dir, 'routes.yaml');
   await writeFile(configPath, text);

@@ -53,9 +53,16 @@ const CALLS = {
   https: 'https://api.openai.com/v1/models',
 };
 
+/**
+ * The echo reflects what the upstream received; the response guard masks the injected
+ * credential on its way back, so the agent sees exactly the secret's length in `*`. The
+ * guard masks only bytes equal to the injected value: this proves the upstream received
+ * the secret (not the placeholder) and that the agent never did.
+ */
 function assertInjected(seen: Seen, secret: string, url: string): void {
   assert.equal(seen.url, url);
-  assert.equal(seen.headers.authorization, `Bearer ${secret}`, 'the vault credential replaced the placeholder');
+  assert.equal(seen.headers.authorization, `Bearer ${'*'.repeat(secret.length)}`, 'the vault credential replaced the placeholder (masked on the way back)');
+  assert.ok(!JSON.stringify(seen).includes(secret), 'the agent never sees the secret');
 }
 
 test('the printed environment is what a shell would export (the parser agrees with sh)', async () => {
