@@ -28,6 +28,7 @@ export const DEFAULTS = {
     maxConnections: 1024,
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
+    drainDelayMs: 0,
   },
 } as const satisfies { limits: LimitsSettings } & Record<string, unknown>;
 
@@ -101,6 +102,7 @@ function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
     maxConnections: l.max_connections ?? d.maxConnections,
     maxDelegatesInFlight: l.max_delegate_in_flight ?? d.maxDelegatesInFlight,
     shutdownTimeoutMs: issues.duration(['limits', 'shutdown_timeout'], l.shutdown_timeout, d.shutdownTimeoutMs),
+    drainDelayMs: issues.duration(['limits', 'drain_delay'], l.drain_delay, d.drainDelayMs),
   };
 }
 

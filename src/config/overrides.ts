@@ -16,6 +16,7 @@ export const OVERRIDE_OPTIONS = {
   'key-file': { type: 'string' },
   'ca-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  'drain-delay': { type: 'string' },
 } as const;
 
 export type OverrideValues = Partial<Record<keyof typeof OVERRIDE_OPTIONS, string | undefined>>;
@@ -41,6 +42,7 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
   const keyFile = pick('key-file', 'SANCTUM_SIDECAR_KEY_FILE');
   const caDir = pick('ca-dir', 'SANCTUM_SIDECAR_CA_DIR');
   const shutdown = pick('shutdown-timeout', 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT');
+  const drainDelay = pick('drain-delay', 'SANCTUM_SIDECAR_DRAIN_DELAY');
   if (socket !== undefined && tcp !== undefined) throw new Error('--vault-socket and --vault-tcp are mutually exclusive');
   return {
     ...config,
@@ -54,6 +56,10 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
       ...(tcp !== undefined ? { tcp: parseHostPort(tcp, '--vault-tcp'), socket: undefined } : {}),
     },
     tls: { ...config.tls, ...(caDir !== undefined ? { caDir } : {}) },
-    limits: { ...config.limits, ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}) },
+    limits: {
+      ...config.limits,
+      ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}),
+      ...(drainDelay !== undefined ? { drainDelayMs: parseDuration(drainDelay) } : {}),
+    },
   };
 }

@@ -42,6 +42,7 @@ export interface WireLimits {
   max_connections?: number;
   max_delegate_in_flight?: number;
   shutdown_timeout?: WireDuration;
+  drain_delay?: WireDuration;
 }
 
 export interface WireMatch {
@@ -224,6 +225,7 @@ export const ROUTES_SCHEMA = obj(
       max_connections: { type: 'integer', minimum: 1, maximum: 1000000 },
       max_delegate_in_flight: { type: 'integer', minimum: 1, maximum: 100000 },
       shutdown_timeout: duration,
+      drain_delay: duration,
     }),
     routes: { type: ['array', 'null'], items: route },
     agents: { type: 'array', items: agent },

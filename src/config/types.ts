@@ -151,6 +151,8 @@ export interface LimitsSettings {
   /** Delegate-mode vault calls allowed to wait at once; beyond it, 503 VAULT_BUSY. */
   readonly maxDelegatesInFlight: number;
   readonly shutdownTimeoutMs: number;
+  /** After SIGTERM: keep serving this long with /readyz at 503, then drain (0 = drain at once). */
+  readonly drainDelayMs: number;
 }
 
 export interface Config {
