@@ -17,6 +17,7 @@ import { runKeygenCommand } from './vault/keygen-cli.js';
 import { applyOverrides, OVERRIDE_OPTIONS } from './config/overrides.js';
 import { runCaCommand } from './ca-cli.js';
 import { runEnvCommand } from './env-cli.js';
+import { runInjector } from './injector/command.js';
 
 const USAGE = `sanctum-sidecar — credential-injecting egress sidecar for AI agents
 
@@ -31,6 +32,7 @@ Usage:
   sanctum-sidecar explain <METHOD> <URL> [--config routes.yaml]
   sanctum-sidecar ca init --out DIR [--force]           CA for TLS interception
   sanctum-sidecar env [--config routes.yaml] [--proxy-url URL] [--ca-path DIR]   agent environment
+  sanctum-sidecar injector --tls-cert FILE --tls-key FILE [--values FILE]   Kubernetes admission webhook
 
 Every flag of 'run' has an environment twin: SANCTUM_SIDECAR_CONFIG, SANCTUM_SIDECAR_LISTEN,
 SANCTUM_SIDECAR_ADMIN, SANCTUM_SIDECAR_LOG_LEVEL, SANCTUM_SIDECAR_VAULT_SOCKET,
@@ -59,6 +61,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
         return await runEnvCommand(rest, env);
       case 'explain':
         return await explainCommand(rest, env);
+      case 'injector':
+        return await runInjector(rest);
       case undefined:
       case 'help':
       case '--help':
