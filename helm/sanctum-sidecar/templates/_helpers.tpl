@@ -100,9 +100,9 @@ workload template so `helm template`/`install` fails before anything reaches the
 */}}
 {{- define "sanctum-sidecar.validate" -}}
 {{- $v := .Values -}}
-{{- if eq $v.mode "sidecar" }}
+{{- if or (eq $v.mode "sidecar") (eq $v.mode "injector") }}
   {{- if not (has $v.sidecar.listen.address (list "127.0.0.1" "::1" "localhost")) }}
-    {{- fail (printf "sidecar.listen.address=%q: in sidecar mode the proxy must listen on loopback (127.0.0.1 or ::1) so only its own agent can use it (SECURITY I12); use mode=gateway for a shared proxy" $v.sidecar.listen.address) }}
+    {{- fail (printf "sidecar.listen.address=%q: in %s mode the proxy must listen on loopback (127.0.0.1 or ::1) so only its own agent can use it (SECURITY I12); use mode=gateway for a shared proxy" $v.sidecar.listen.address $v.mode) }}
   {{- end }}
   {{- if and (eq $v.sidecar.mode "native") (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) }}
     {{- fail (printf "sidecar.mode=native needs Kubernetes >= 1.29 (native sidecar containers); this cluster is %s: set sidecar.mode=classic" .Capabilities.KubeVersion.Version) }}
@@ -152,6 +152,14 @@ workload template so `helm template`/`install` fails before anything reaches the
 {{- if eq $v.sidecar.listen.port $v.sidecar.admin.port }}
   {{- fail "sidecar.listen.port and sidecar.admin.port must differ" }}
 {{- end }}
+{{- if eq $v.mode "injector" }}
+  {{- if and (eq $v.injector.tls.source "secret") (or (not $v.injector.tls.existingSecret) (not $v.injector.tls.caBundle)) }}
+    {{- fail "injector.tls.source=secret needs injector.tls.existingSecret (a kubernetes.io/tls Secret for <fullname>-injector.<namespace>.svc) and injector.tls.caBundle (base64 of its CA certificate)" }}
+  {{- end }}
+  {{- if and (eq $v.injector.failurePolicy "Fail") (lt (int $v.injector.replicas) 2) }}
+    {{- fail "injector.failurePolicy=Fail with a single injector replica blocks pod creation in the selected namespaces during every injector restart: set injector.replicas >= 2, or failurePolicy=Ignore" }}
+  {{- end }}
+{{- end }}
 {{- if and (eq $v.mode "sidecar") (has $v.agent.kind (list "Job" "CronJob")) (eq $v.sidecar.mode "classic") $v.agent.enabled }}
   {{- fail (printf "agent.kind=%s needs sidecar.mode=native (Kubernetes >= 1.29): a classic sidecar is a regular container that never exits, so the Job would never complete. On older clusters use mode=gateway (the agent's Job then has no sidecar)" $v.agent.kind) }}
 {{- end }}
@@ -173,7 +181,7 @@ workload template so `helm template`/`install` fails before anything reaches the
 {{- end }}
 {{- range $v.sidecar.extraVolumeMounts }}
   {{- if not (or (has .name $chartVolumes) (has .name $podVolumes) (has .name $extraVolumes)) }}
-    {{- fail (printf "sidecar.extraVolumeMounts: no volume %q in the %s pod; define it in sidecar.extraVolumes" .name (ternary "gateway" "agent" (eq $v.mode "gateway"))) }}
+    {{- fail (printf "sidecar.extraVolumeMounts: no volume %q in the %s pod; define it in sidecar.extraVolumes" .name (get (dict "gateway" "gateway" "injector" "injected" "sidecar" "agent") $v.mode)) }}
   {{- end }}
 {{- end }}
 {{- end }}
