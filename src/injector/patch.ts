@@ -48,10 +48,8 @@ function skip(reason: string, warnings: string[] = [], patch: JsonPatchOp[] = []
   return { outcome: 'skipped', patch, warnings, reason };
 }
 
-/** Ops that set annotations, whether or not the pod has metadata.annotations yet. */
-function annotationOps(pod: Obj, set: Record<string, string>): JsonPatchOp[] {
-  if (pod.metadata === undefined) return [{ op: 'add', path: '/metadata', value: { annotations: set } }];
-  if (pod.metadata.annotations === undefined) return [{ op: 'add', path: '/metadata/annotations', value: set }];
+/** Ops that set annotations (only pods that carry the inject annotation are patched, so the map exists). */
+function annotationOps(set: Record<string, string>): JsonPatchOp[] {
   return Object.entries(set).map(([k, v]) => ({ op: 'add', path: `/metadata/annotations/${pointerToken(k)}`, value: v }));
 }
 
@@ -75,7 +73,7 @@ export function mutatePod(pod: Obj, settings: InjectorSettings, opts: { strict: 
   const decline = (reason: string): Mutation => {
     if (strict) return { outcome: 'refused', patch: [], warnings: problems, reason };
     // The pod asked for the sidecar: say on the pod itself why it has none.
-    return skip(reason, problems, annotationOps(pod, { [ANNOTATION.warnings]: problems.join('; ') }));
+    return skip(reason, problems, annotationOps({ [ANNOTATION.warnings]: problems.join('; ') }));
   };
   if (req.inject === 'invalid') return decline('the inject annotation is not "true"');
 
@@ -156,6 +154,6 @@ export function mutatePod(pod: Obj, settings: InjectorSettings, opts: { strict: 
     marks[ANNOTATION.podSecurityException] =
       'hostPath volume sanctum-vault: vault.socket.allowHostPath=true; the baseline and restricted Pod Security Standards refuse hostPath volumes';
   }
-  patch.unshift(...annotationOps(pod, marks));
+  patch.unshift(...annotationOps(marks));
   return { outcome: 'injected', patch, warnings: [...problems, ...notices], reason: `${mode} sidecar injected` };
 }

@@ -118,11 +118,11 @@ describe('injector mode: what the chart renders', () => {
       assert.deepEqual(w.clientConfig.service, { name: INJECTOR, namespace: NAMESPACE, path: w.clientConfig.service.path, port: 443 });
       assert.equal(w.clientConfig.caBundle, undefined, 'cert-manager injects it');
       assert.deepEqual(w.namespaceSelector.matchLabels, { 'sidecar.sanctumai.io/injection': 'enabled' });
-      const own = (w.namespaceSelector.matchExpressions as Obj[]).find((e) => e.key === 'kubernetes.io/metadata.name');
+      const own = (w.namespaceSelector.matchExpressions as Obj[]).find((e) => e.key === 'kubernetes.io/metadata.name')!;
       assert.ok(own.values.includes(NAMESPACE) && own.values.includes('kube-system'), 'the release namespace and kube-system are never selected');
       assert.deepEqual(w.objectSelector.matchExpressions, [{ key: 'sidecar.sanctumai.io/inject', operator: 'NotIn', values: ['false'] }]);
     }
-    const strictOps = (mwc.webhooks as Obj[]).map((w) => (w.namespaceSelector.matchExpressions as Obj[]).find((e) => e.key === 'sidecar.sanctumai.io/strict').operator);
+    const strictOps = (mwc.webhooks as Obj[]).map((w) => (w.namespaceSelector.matchExpressions as Obj[]).find((e) => e.key === 'sidecar.sanctumai.io/strict')!.operator);
     assert.deepEqual(strictOps, ['NotIn', 'In'], 'every namespace goes to exactly one of the two webhooks');
     assert.deepEqual(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
     const pod = dep.spec.template.spec as Obj;

@@ -66,7 +66,7 @@ it('serves reviews, reloads its certificate on SIGHUP, and drains on SIGTERM: /r
 
   const review = await fixture('deployment-pod');
   const res = await admit(port, tls.caPem, review);
-  const patch = JSON.parse(Buffer.from(res.patch, 'base64').toString()) as Array<{ path: string; value: Record<string, unknown> }>;
+  const patch = JSON.parse(Buffer.from(res.patch, 'base64').toString()) as Array<{ path: string; value: Array<{ image: string }> }>;
   assert.equal(patch.find((o) => o.path === '/spec/initContainers')?.value[0]?.image, 'registry.example/sanctum-sidecar:9.9.9', '--image is used');
   const logLine = p.lines.find((l) => l.includes('"msg":"admission"'));
   assert.ok(logLine, 'no admission log line');
