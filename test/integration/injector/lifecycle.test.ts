@@ -13,10 +13,15 @@ import { pollUntil } from '../../helpers/child.js';
 import { admit, call, fixture, makeTls, type Tls } from '../../helpers/injector.js';
 
 let tls: Tls;
+const started: ChildProcess[] = [];
 before(async () => {
   tls = await makeTls();
 });
-after(() => tls.close());
+after(async () => {
+  // A failed assertion must not leave an injector running (it would hold the test run open).
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await tls.close();
+});
 
 interface Proc {
   readonly proc: ChildProcess;
@@ -27,6 +32,7 @@ interface Proc {
 
 function run(args: string[]): Proc {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'injector', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(proc);
   const lines: string[] = [];
   let err = '';
   let buf = '';
@@ -53,14 +59,14 @@ it('refuses a missing certificate and settings the chart would refuse, saying wh
 });
 
 it('serves reviews, reloads its certificate on SIGHUP, and drains on SIGTERM: /readyz 503 while still answering, then exit 0', async () => {
-  const p = run(['--tls-cert', tls.certFile, '--tls-key', tls.keyFile, '--listen', '127.0.0.1:0', '--drain-delay', '4s', '--image', 'registry.example/sanctum-sidecar:9.9.9']);
+  const p = run(['--tls-cert', tls.certFile, '--tls-key', tls.keyFile, '--listen', '127.0.0.1:0', '--drain-delay', '6s', '--image', 'registry.example/sanctum-sidecar:9.9.9']);
   let port = 0;
   assert.ok(
     await pollUntil(() => {
       const line = p.lines.find((l) => l.includes('injector listening'));
       if (line) port = Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(line)![1]);
       return port > 0;
-    }, 15_000),
+    }, 60_000),
     `the injector did not start: ${p.stderr()}`,
   );
 
@@ -78,13 +84,13 @@ it('serves reviews, reloads its certificate on SIGHUP, and drains on SIGTERM: /r
   assert.notEqual(renewed, before);
   p.proc.kill('SIGHUP');
   assert.ok(
-    await pollUntil(async () => (await call(port, tls.caPem, { method: 'GET', path: '/healthz' })).fingerprint === renewed, 10_000),
+    await pollUntil(async () => (await call(port, tls.caPem, { method: 'GET', path: '/healthz' })).fingerprint === renewed, 30_000),
     'the renewed certificate was not served after SIGHUP',
   );
   assert.equal(new X509Certificate(await readFile(tls.certFile)).fingerprint256, renewed);
 
   p.proc.kill('SIGTERM');
-  assert.ok(await pollUntil(async () => (await call(port, tls.caPem, { method: 'GET', path: '/readyz' })).status === 503, 5_000, 20), '/readyz did not turn 503');
+  assert.ok(await pollUntil(async () => (await call(port, tls.caPem, { method: 'GET', path: '/readyz' })).status === 503, 6_000, 20), '/readyz did not turn 503');
   const during = await admit(port, tls.caPem, review);
   assert.equal(during.allowed, true, 'reviews are still answered during the drain delay');
   assert.ok(during.patch, 'and still injected');
