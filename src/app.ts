@@ -61,7 +61,10 @@ export interface Sidecar {
   reload(next?: Config): Promise<void>;
   /** Not ready reason, or null. */
   notReadyReason(): string | null;
-  /** Stop accepting, drain in-flight requests up to the deadline, close everything. */
+  /**
+   * Shut down: keep serving for `limits.drain_delay` with readiness off, then stop accepting,
+   * drain in-flight requests up to the deadline and close everything.
+   */
   close(deadlineMs?: number): Promise<void>;
 }
 
@@ -140,6 +143,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   let adminAddr: AddressInfo | null = null;
   const notReadyReason = (): string | null => {
     if (draining.active) return 'draining';
+    if (draining.stopping) return 'shutting down: serving until the drain delay ends';
     const s = vault.state;
     if (s.status !== 'ready') return `vault ${s.status}${s.reason ? `: ${s.reason}` : ''}`;
     return null;
@@ -231,6 +235,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     },
     close(deadlineMs?: number): Promise<void> {
       closed ??= (async () => {
+        const delayMs = snap.config.limits.drainDelayMs;
+        if (delayMs > 0) log.info({ drain_delay_ms: delayMs }, 'shutting down: /readyz is 503; still serving until the drain delay ends');
+        await draining.delay(delayMs);
         await draining.drain(deadlineMs ?? snap.config.limits.shutdownTimeoutMs);
         await admin?.close();
         await upstreams.close();

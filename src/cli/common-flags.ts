@@ -28,6 +28,7 @@ const OVERRIDE_HELP: Record<OverrideName, { arg: string; help: string; defaultTe
   'key-file': { arg: 'PATH', help: "the agent's Ed25519 key file", defaultText: 'vault.key_file in routes.yaml' },
   'ca-dir': { arg: 'DIR', help: 'the TLS interception CA directory (sanctum-sidecar ca init)', defaultText: 'tls.ca_dir in routes.yaml, else interception is off' },
   'shutdown-timeout': { arg: 'DURATION', help: 'how long SIGTERM waits for in-flight requests', defaultText: 'limits.shutdown_timeout in routes.yaml, else 25s' },
+  'drain-delay': { arg: 'DURATION', help: 'after SIGTERM, keep serving this long with /readyz 503 before draining', defaultText: 'limits.drain_delay in routes.yaml, else 0s' },
 };
 
 /** The override flags with their environment twins, for a command's `flags`. */

@@ -11,6 +11,7 @@ import { CHECK_SPEC, checkCommand } from './check.js';
 import { DEV_SPEC, runDevCommand } from './dev.js';
 import { DEV_VAULT_SPEC, runDevVaultCommand } from './dev-vault.js';
 import { ENV_SPEC, runEnvCommand } from './env.js';
+import { INJECTOR_SPEC, runInjector } from './injector.js';
 import { EXPLAIN_SPEC, explainCommand } from './explain.js';
 import type { CommandIo, CommandSpec } from './flags.js';
 import { KEYGEN_SPEC, runKeygenCommand } from './keygen.js';
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: CA_SPEC, run: (args, _env, io) => runCaCommand([...args], io) },
   { spec: KEYGEN_SPEC, run: (args, env, io) => runKeygenCommand([...args], { ...io, env }) },
   { spec: DEV_VAULT_SPEC, run: (args, env, io) => runDevVaultCommand([...args], { ...io, env }) },
+  { spec: INJECTOR_SPEC, run: runInjector },
 ];
 
 function usage(): string {

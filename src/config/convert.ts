@@ -29,6 +29,7 @@ export const DEFAULTS = {
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
     bodyIdleTimeoutMs: 60_000,
+    drainDelayMs: 0,
   },
   timeouts: {
     passthrough: { connectMs: 10_000, headersMs: 60_000, idleMs: 300_000 },
@@ -110,6 +111,7 @@ function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
     maxDelegatesInFlight: l.max_delegate_in_flight ?? d.maxDelegatesInFlight,
     shutdownTimeoutMs: issues.duration(['limits', 'shutdown_timeout'], l.shutdown_timeout, d.shutdownTimeoutMs),
     bodyIdleTimeoutMs: issues.duration(['limits', 'body_idle_timeout'], l.body_idle_timeout, d.bodyIdleTimeoutMs),
+    drainDelayMs: issues.duration(['limits', 'drain_delay'], l.drain_delay, d.drainDelayMs),
   };
 }
 

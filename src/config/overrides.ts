@@ -16,6 +16,7 @@ export const OVERRIDE_OPTIONS = {
   'key-file': { type: 'string' },
   'ca-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  'drain-delay': { type: 'string' },
 } as const;
 
 /** Each override flag's environment twin (the CLI's --help lists the same table). */
@@ -29,6 +30,7 @@ export const OVERRIDE_ENV: Readonly<Record<keyof typeof OVERRIDE_OPTIONS, string
   'key-file': 'SANCTUM_SIDECAR_KEY_FILE',
   'ca-dir': 'SANCTUM_SIDECAR_CA_DIR',
   'shutdown-timeout': 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT',
+  'drain-delay': 'SANCTUM_SIDECAR_DRAIN_DELAY',
 };
 
 export type OverrideValues = Partial<Record<keyof typeof OVERRIDE_OPTIONS, string | undefined>>;
@@ -54,6 +56,7 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
   const keyFile = pick('key-file');
   const caDir = pick('ca-dir');
   const shutdown = pick('shutdown-timeout');
+  const drainDelay = pick('drain-delay');
   if (socket !== undefined && tcp !== undefined) throw new Error('--vault-socket and --vault-tcp are mutually exclusive');
   return {
     ...config,
@@ -67,6 +70,10 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
       ...(tcp !== undefined ? { tcp: parseHostPort(tcp, '--vault-tcp'), socket: undefined } : {}),
     },
     tls: { ...config.tls, ...(caDir !== undefined ? { caDir } : {}) },
-    limits: { ...config.limits, ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}) },
+    limits: {
+      ...config.limits,
+      ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}),
+      ...(drainDelay !== undefined ? { drainDelayMs: parseDuration(drainDelay) } : {}),
+    },
   };
 }

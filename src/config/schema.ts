@@ -43,6 +43,7 @@ export interface WireLimits {
   max_delegate_in_flight?: number;
   shutdown_timeout?: WireDuration;
   body_idle_timeout?: WireDuration;
+  drain_delay?: WireDuration;
 }
 
 /** `timeouts:` — waits not tied to one route (routes carry their own `timeouts:`). */
@@ -268,6 +269,7 @@ export const ROUTES_SCHEMA = obj(
       max_delegate_in_flight: { type: 'integer', minimum: 1, maximum: 100000 },
       shutdown_timeout: duration,
       body_idle_timeout: duration,
+      drain_delay: duration,
     }),
     timeouts: obj({
       passthrough: obj({ connect: duration, headers: duration, idle: duration }),

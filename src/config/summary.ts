@@ -92,7 +92,8 @@ export function summarizeConfig(c: Config): string {
     `egress: unmatched ${e.unmatched}; allow ${e.allow.length ? e.allow.map(allowEntryText).join(', ') : '(none)'}; private addresses ${e.blockPrivateAddresses ? 'blocked' : 'ALLOWED'}; host-header form ${e.hostHeaderForm ? 'on' : 'off'}`,
     `tls: interception CA ${c.tls.caDir ?? '(not configured)'}; extra upstream CA ${c.tls.upstreamCaFile ?? '(none)'}`,
     `limits: headers ${formatDuration(l.headersTimeoutMs)}, request ${l.requestTimeoutMs === 0 ? 'none' : formatDuration(l.requestTimeoutMs)}, keep-alive ${formatDuration(l.keepAliveTimeoutMs)}, ` +
-      `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}`,
+      `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}` +
+      (l.drainDelayMs > 0 ? ` after a drain delay of ${formatDuration(l.drainDelayMs)}` : ''),
     `timeouts: passthrough connect ${formatDuration(t.passthrough.connectMs)}, headers ${formatDuration(t.passthrough.headersMs)}, idle ${formatDuration(t.passthrough.idleMs)}; ` +
       `tunnel connect ${formatDuration(t.tunnelConnectMs)}, idle ${formatDuration(t.tunnelIdleMs)}; websocket idle ${formatDuration(t.websocketIdleMs)}; TLS handshake ${formatDuration(t.tlsHandshakeMs)}`,
     `routes (${c.routes.length}):`,

@@ -82,6 +82,8 @@ export interface LimitsSettings {
   readonly shutdownTimeoutMs: number;
   /** Longest silence while a request body is arriving; independent of requestTimeoutMs. */
   readonly bodyIdleTimeoutMs: number;
+  /** After SIGTERM: keep serving this long with /readyz at 503, then drain (0 = drain at once). */
+  readonly drainDelayMs: number;
 }
 
 /** Waits not tied to one route (I15): idle, not total, where streams may run long. */

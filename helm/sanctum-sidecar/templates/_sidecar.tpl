@@ -88,6 +88,12 @@ successThreshold: 1
 {{- fail "sanctum-sidecar.container: set image.tag (or image.digest) in the sanctum-sidecar values" -}}
 {{- end -}}
 {{- $listenHost := ternary $v.gateway.listenAddress $v.sidecar.listen.address (eq $role "gateway") -}}
+{{- /* Classic and gateway containers get SIGTERM while the pod is still in Service endpoints and
+the agent may still send: keep serving for preStopSleepSeconds, with a preStop sleep where the
+cluster has that action (>= 1.30), else with the sidecar's own drain delay. Native sidecars are
+stopped after the agent has exited and need neither. */ -}}
+{{- $stopDelay := ternary 0 (int $v.sidecar.preStopSleepSeconds) $native -}}
+{{- $preStopSleep := and (gt $stopDelay 0) (semverCompare ">=1.30.0-0" $ctx.Capabilities.KubeVersion.Version) -}}
 - name: {{ $v.sidecar.name }}
   image: {{ include "sanctum-sidecar.imageRef" (dict "image" $v.image "defaultTag" $defaultTag) | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
@@ -111,8 +117,15 @@ successThreshold: 1
       value: {{ $v.sidecar.logLevel | quote }}
     - name: SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT
       value: {{ include "sanctum-sidecar.seconds" $v.sidecar.shutdownTimeoutSeconds | quote }}
+    {{- if and (gt $stopDelay 0) (not $preStopSleep) }}
+    # No preStop sleep action before Kubernetes 1.30: the sidecar keeps serving this long itself.
+    - name: SANCTUM_SIDECAR_DRAIN_DELAY
+      value: {{ include "sanctum-sidecar.seconds" $stopDelay | quote }}
+    {{- end }}
+    {{- with $v.vault.agent }}
     - name: SANCTUM_SIDECAR_VAULT_AGENT
-      value: {{ $v.vault.agent | quote }}
+      value: {{ . | quote }}
+    {{- end }}
     {{- if eq $v.vault.transport "socket" }}
     - name: SANCTUM_SIDECAR_VAULT_SOCKET
       value: {{ $v.vault.socket.path | quote }}
@@ -159,12 +172,12 @@ successThreshold: 1
   readinessProbe:
     {{- include "sanctum-sidecar.probe" (dict "path" "/readyz" "probe" $v.sidecar.readinessProbe) | nindent 4 }}
   {{- end }}
-  {{- if and (not $native) (gt (int $v.sidecar.preStopSleepSeconds) 0) (semverCompare ">=1.30.0-0" $ctx.Capabilities.KubeVersion.Version) }}
+  {{- if $preStopSleep }}
   lifecycle:
     # Keep serving while endpoints and the agent wind down; no shell needed (distroless).
     preStop:
       sleep:
-        seconds: {{ int $v.sidecar.preStopSleepSeconds }}
+        seconds: {{ $stopDelay }}
   {{- end }}
   resources:
     {{- toYaml $v.sidecar.resources | nindent 4 }}
@@ -231,6 +244,9 @@ Volumes (list items). role "sidecar" (default): everything the sidecar and its a
   emptyDir:
     medium: Memory
     sizeLimit: {{ $v.sidecar.tmpSizeLimit }}
+{{- with $v.sidecar.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 {{- if and $v.interception.enabled (ne $role "gateway") }}
 # The agent trusts the interception CA: it gets the certificate, never the key.
@@ -245,6 +261,18 @@ Volumes (list items). role "sidecar" (default): everything the sidecar and its a
       - key: {{ $v.interception.bundleFileName }}
         path: {{ $v.interception.bundleFileName }}
       {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Annotations for the pod that runs the sidecar (map entries; may be empty): the declared Pod
+Security exception when the vault socket comes from a hostPath (vault.socket.allowHostPath), so
+the pod itself says why the baseline and restricted profiles would refuse it.
+*/}}
+{{- define "sanctum-sidecar.sidecarPodAnnotations" -}}
+{{- $v := default .ctx.Values .values -}}
+{{- if and (eq $v.vault.transport "socket") (hasKey $v.vault.socket.volume "hostPath") }}
+sidecar.sanctumai.io/pod-security-exception: "hostPath volume sanctum-vault: vault.socket.allowHostPath=true; the baseline and restricted Pod Security Standards refuse hostPath volumes"
 {{- end }}
 {{- end }}
 

@@ -44,6 +44,7 @@ test('a minimal file gets every documented default', () => {
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
     bodyIdleTimeoutMs: 60_000,
+    drainDelayMs: 0,
   });
   assert.equal(c.adminDetail, false, 'admin detail is off unless asked for');
   assert.deepEqual(c.routes, []);
@@ -117,7 +118,7 @@ admin: false
 vault: { agent: a, tcp: "127.0.0.1:7600", key_file: /keys/a.key, passphrase_env: KEY_PASS, timeout: 250ms }
 egress: { unmatched: passthrough, allow: [PyPI.org., "*.PythonHosted.org", pypi.org], block_private_addresses: false, host_header_form: true }
 tls: { ca_dir: /etc/ca, upstream_ca_file: ~/ca.pem }
-limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max_header_bytes: 32768, max_connections: 10, shutdown_timeout: 1s }
+limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max_header_bytes: 32768, max_connections: 10, shutdown_timeout: 1s, drain_delay: 5s }
 `,
     't.yaml',
     { HOME: '/h' },
@@ -137,6 +138,7 @@ limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max
   assert.deepEqual(c.tls, { caDir: '/etc/ca', upstreamCaFile: '/h/ca.pem' });
   assert.equal(c.limits.requestTimeoutMs, 600_000);
   assert.equal(c.limits.maxHeaderBytes, 32768);
+  assert.equal(c.limits.drainDelayMs, 5000);
   assert.equal(parseConfig(`${MIN}admin: null\n`, 't', {}).admin, undefined);
   assert.deepEqual(parseConfig(`${MIN}admin: 0.0.0.0:9999\n`, 't', {}).admin, { host: '0.0.0.0', port: 9999 });
   assert.deepEqual(parseConfig(`${MIN}routes:\n`, 't', {}).routes, [], 'an empty routes: is no routes');
