@@ -49,6 +49,7 @@ const OVERRIDES: Record<string, string> = {
   'key-file': 'SANCTUM_SIDECAR_KEY_FILE',
   'ca-dir': 'SANCTUM_SIDECAR_CA_DIR',
   'shutdown-timeout': 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT',
+  'drain-delay': 'SANCTUM_SIDECAR_DRAIN_DELAY',
 };
 const CONFIG = { config: 'SANCTUM_SIDECAR_CONFIG' };
 
@@ -58,10 +59,13 @@ const DOCUMENTED: Record<string, Record<string, string | null>> = {
   dev: { ...CONFIG, 'echo-port': null, ...OVERRIDES },
   check: { ...CONFIG, strict: null },
   explain: { ...CONFIG, host: null, agent: null, json: null },
-  env: { ...CONFIG, 'proxy-url': null, 'ca-path': null, listen: OVERRIDES.listen!, 'ca-dir': OVERRIDES['ca-dir']! },
+  env: { ...CONFIG, 'proxy-url': null, 'ca-path': null, agent: null, 'token-env': null, listen: OVERRIDES.listen!, 'ca-dir': OVERRIDES['ca-dir']! },
   ca: { out: null, force: null, days: null },
   keygen: { out: null, encrypt: null, force: null },
   'dev-vault': { file: null, listen: null, socket: null, 'audit-log': null },
+  injector: Object.fromEntries(
+    ['tls-cert', 'tls-key', 'listen', 'values', 'image', 'image-pull-policy', 'kube-version', 'mode', 'vault-address', 'vault-agent', 'routes-configmap', 'agent-key-secret', 'strict-namespaces', 'max-body', 'drain-delay', 'shutdown-timeout', 'log-level'].map((f) => [f, null]),
+  ),
 };
 
 /** The help line of `--flag` and the line after it (where env twin and default go). */
