@@ -51,6 +51,8 @@ export interface RequestRecord {
   bytes_in: number;
   bytes_out: number;
   cache: string | null;
+  /** Why the request was sent upstream a second time (on a fresh connection), or null. */
+  retried: string | null;
 }
 
 /** Emit the canonical line. Called exactly once per request, from a `finally`-style close hook. */

@@ -146,6 +146,9 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
   };
   const maxBodyBytes = issues.size([...at, 'max_body'], w.max_body, ROUTE_DEFAULTS.maxBodyBytes);
   const rateLimit = convertRateLimit(issues, [...at, 'rate_limit'], w.rate_limit);
+  if (w.retry !== undefined && mode === 'delegate') {
+    issues.add([...at, 'retry'], '`retry` applies to inject routes; in delegate mode the vault makes the request and decides about retries');
+  }
   if (issues.list.length !== before || upstream === undefined) return undefined;
   return {
     name: w.name,
@@ -162,6 +165,7 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
     timeouts,
     maxBodyBytes,
     line: issues.line(at),
+    retryNonIdempotent: w.retry?.non_idempotent ?? false,
     ...(rateLimit === undefined ? {} : { rateLimit }),
   };
 }

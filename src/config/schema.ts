@@ -42,6 +42,7 @@ export interface WireLimits {
   max_connections?: number;
   max_delegate_in_flight?: number;
   shutdown_timeout?: WireDuration;
+  retry_buffer?: string | number;
 }
 
 export interface WireMatch {
@@ -66,6 +67,12 @@ export interface WireRoute {
   timeouts?: { connect?: WireDuration; headers?: WireDuration; idle?: WireDuration };
   max_body?: string | number;
   rate_limit?: WireRateLimit;
+  retry?: WireRetry;
+}
+
+/** Upstream connection-reuse retries (issue 18): opt non-idempotent methods in. */
+export interface WireRetry {
+  non_idempotent?: boolean;
 }
 
 /** A token bucket (`requests` per `per`, holding `burst`) and/or a cap on concurrent streams. */
@@ -168,6 +175,7 @@ const route = obj(
     timeouts: obj({ connect: duration, headers: duration, idle: duration }),
     max_body: size,
     rate_limit: rateLimit,
+    retry: obj({ non_idempotent: { type: 'boolean' } }),
   },
   ['name'],
 );
@@ -224,6 +232,7 @@ export const ROUTES_SCHEMA = obj(
       max_connections: { type: 'integer', minimum: 1, maximum: 1000000 },
       max_delegate_in_flight: { type: 'integer', minimum: 1, maximum: 100000 },
       shutdown_timeout: duration,
+      retry_buffer: size,
     }),
     routes: { type: ['array', 'null'], items: route },
     agents: { type: 'array', items: agent },

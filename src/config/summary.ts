@@ -65,6 +65,7 @@ function describeRoute(c: Config, r: Route, i: number): string[] {
     r.keepCookies ? 'keeps cookies' : '',
     r.mode === 'delegate' ? `max body ${formatBytes(r.maxBodyBytes)}` : '',
     r.rateLimit !== undefined ? `rate limit ${describeLimit(r.rateLimit)}` : '',
+    r.retryNonIdempotent ? 'retries non-idempotent methods' : '',
   ].filter(Boolean);
   return [
     `  ${r.name}: ${reach.join(' + ')}; ${paths}; ${methods}`,
@@ -85,7 +86,7 @@ export function summarizeConfig(c: Config): string {
     `egress: unmatched ${e.unmatched}; allow ${e.allow.length ? e.allow.join(', ') : '(none)'}; private addresses ${e.blockPrivateAddresses ? 'blocked' : 'ALLOWED'}; host-header form ${e.hostHeaderForm ? 'on' : 'off'}`,
     `tls: interception CA ${c.tls.caDir ?? '(not configured)'}; extra upstream CA ${c.tls.upstreamCaFile ?? '(none)'}`,
     `limits: headers ${formatDuration(l.headersTimeoutMs)}, request ${l.requestTimeoutMs === 0 ? 'none' : formatDuration(l.requestTimeoutMs)}, keep-alive ${formatDuration(l.keepAliveTimeoutMs)}, ` +
-      `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}`,
+      `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}, retry buffer ${formatBytes(l.retryBufferBytes)}`,
     `routes (${c.routes.length}):`,
     ...c.routes.flatMap((r, i) => describeRoute(c, r, i)),
   ];

@@ -72,6 +72,8 @@ export interface Route {
   readonly line: number | undefined;
   /** Per agent per route (per route without `agents:`); absent: no limit. */
   readonly rateLimit?: RateLimit;
+  /** Repeat POST/PATCH (and other non-idempotent methods) once when a reused connection fails before any answer. */
+  readonly retryNonIdempotent: boolean;
 }
 
 /** A token bucket: `requests` per `perMs`, holding at most `burst` (it starts full). */
@@ -151,6 +153,8 @@ export interface LimitsSettings {
   /** Delegate-mode vault calls allowed to wait at once; beyond it, 503 VAULT_BUSY. */
   readonly maxDelegatesInFlight: number;
   readonly shutdownTimeoutMs: number;
+  /** Request bodies up to this size are held until the answer starts, so a failed reused connection can be retried (0: bodiless requests only). */
+  readonly retryBufferBytes: number;
 }
 
 export interface Config {

@@ -129,6 +129,12 @@ export class Metrics {
     labelNames: ['agent', 'route'] as const,
     registers: [this.registry],
   });
+  readonly upstreamRetries = new Counter({
+    name: `${P}upstream_retries_total`,
+    help: 'Requests sent upstream a second time, on a fresh connection, after a reused connection failed before any answer, by route and reason (idempotent, not_sent, idempotency_key, route_opt_in).',
+    labelNames: ['route', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly tripwires = new Counter({
     name: `${P}tripwires_total`,
     help: 'Requests blocked because a placeholder or proxy token was bound for the wrong host.',

@@ -114,6 +114,7 @@ export class InnerHttp {
       bytes_in: 0,
       bytes_out: 0,
       cache: null,
+      retried: null,
     });
     refuseSocket(socket, e);
   }

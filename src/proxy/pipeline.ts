@@ -75,6 +75,7 @@ export class Pipeline {
     try {
       const snap = this.#d.snapshot();
       const method = req.method ?? 'GET';
+      st.retryBufferBytes = snap.config.limits.retryBufferBytes;
 
       // 1 match: the canonical target (or prefix) against the route table of this snapshot (I13).
       let match: MatchResult;
@@ -260,8 +261,11 @@ export class Pipeline {
         method: req.method ?? 'GET',
         headers,
         body: hasRequestBody(req.headers) ? (st.body ?? req) : null,
+        contentLength: req.headers['content-length'],
         headersTimeoutMs: timeouts.headersMs,
         idleTimeoutMs: timeouts.idleMs,
+        // Issue 18: a failure on a reused connection may be sent again (proxy/retry).
+        retry: { bufferBytes: st.retryBufferBytes, nonIdempotent: st.route?.retryNonIdempotent ?? false, fresh: this.#d.upstreams },
       },
       res,
       {
@@ -271,6 +275,9 @@ export class Pipeline {
         },
         onBytesOut: (n) => {
           st.bytesOut += n;
+        },
+        onRetry: (reason) => {
+          st.retried = reason;
         },
         onDone: (err) => {
           st.cancel = null;

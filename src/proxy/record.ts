@@ -28,6 +28,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   m.requestDuration.observe(rn, totalMs / 1000);
   if (st.upstreamMs !== null) m.upstreamDuration.observe(rn, st.upstreamMs / 1000);
   if (st.cache !== null) m.cacheEvents.inc([routeName, st.cache]);
+  if (st.retried !== null) m.upstreamRetries.inc({ route: routeName, reason: st.retried });
   if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
   if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
   if (st.bytesOut > 0) m.bytes.inc([routeName, 'out'], st.bytesOut);
@@ -47,6 +48,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_in: bytesIn,
     bytes_out: st.bytesOut,
     cache: st.cache,
+    retried: st.retried,
   };
   logRequest(d.log, rec);
 }

@@ -11,6 +11,7 @@ import type { ErrorCode } from '../errors.js';
 import type { CacheEvent } from '../credentials/resolver.js';
 import type { Outcome } from '../metrics/metrics.js';
 import type { Caller } from '../gateway/auth.js';
+import type { RetryReason } from './retry.js';
 
 /** Per-request state; one object, filled as the stages run, read once by `record`. */
 /** Request ids: a per-process random prefix and a counter; unique across restarts, no UUID per request. */
@@ -39,6 +40,10 @@ export class RequestState {
   body: Readable | null = null;
   /** Ends the stream count of a rate limit. */
   release: (() => void) | null = null;
+  /** `limits.retry_buffer` of this request's snapshot (I13). */
+  retryBufferBytes = 0;
+  /** Why the request was sent upstream a second time, or null (issue 18). */
+  retried: RetryReason | null = null;
 
   constructor(
     readonly req: IncomingMessage,
