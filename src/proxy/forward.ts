@@ -46,6 +46,10 @@ interface PoolEntry {
  */
 const KEEP_ALIVE = { keepAliveTimeout: 4_000, keepAliveTimeoutThreshold: 1_000, keepAliveMaxTimeout: 60_000 } as const;
 
+/** How long a failed request waits for the rest of the agent's upload: while it keeps coming, up to a cap. */
+const LINGER_IDLE_MS = 250;
+const LINGER_MAX_MS = 5_000;
+
 /** Where a retry gets its fresh connection. */
 export interface FreshConnections {
   /** Dispatch on a new one-off connection with the settings of `via`, the dispatcher of the failed attempt. */
@@ -238,10 +242,11 @@ class RelayHandler {
     this.#res = res;
     this.#obs = obs;
     const plan = req.retry;
-    // Hold small bodies only; one whose declared length is already too large streams untouched.
+    // Every body goes through a HeldBody (small ones are kept for a retry) so that a failed
+    // attempt never destroys the agent's request under the 502 it is about to read.
     this.#body =
-      req.body !== null && plan != null && plan.bufferBytes > 0 && !(Number(req.contentLength ?? 0) > plan.bufferBytes)
-        ? new HeldBody(req.body, plan.bufferBytes)
+      req.body !== null && plan != null
+        ? new HeldBody(req.body, plan.bufferBytes, req.contentLength === undefined ? undefined : Number(req.contentLength))
         : req.body;
   }
 
@@ -365,8 +370,11 @@ class RelayHandler {
   #fail(err: Error, message?: string): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#body instanceof HeldBody) this.#body.release();
-    this.#obs.onDone(upstreamError(err, message));
+    const e = upstreamError(err, message);
+    if (!(this.#body instanceof HeldBody)) return this.#obs.onDone(e);
+    this.#body.release();
+    // An upload cut off upstream: let the agent finish sending (bounded) so it reads the error.
+    void this.#body.whenEnded(LINGER_IDLE_MS, LINGER_MAX_MS).then(() => this.#obs.onDone(e));
   }
 
   onUpgrade(): void {

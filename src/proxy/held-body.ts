@@ -1,14 +1,15 @@
 /**
  * A request body that streams upstream as usual and is also kept, while it stays small,
  * until the upstream answer starts (issue 18). Keeping it is what makes a retry send
- * "the same bytes": a body that outgrew `limits.retry_buffer` is forgotten and its
- * request is never retried, so large uploads stream exactly as before.
+ * "the same bytes": a body that outgrew `limits.retry_buffer` (or declared a larger
+ * Content-Length) is forgotten and its request is never retried; it streams through
+ * with backpressure and nothing is copied.
  *
  * undici reads this stream; the agent's stream underneath is read here. When undici
  * gives up on an attempt it destroys this stream, but the agent's body is deliberately
  * left alone: it keeps flowing here (collected while it still fits, else discarded), so
  * a retry can wait for the rest of a small body, and an agent whose request failed is
- * not left blocked mid-upload before it can read the sidecar's error.
+ * not left blocked mid-upload before it can read the sidecar's error (`whenEnded`).
  */
 import { Readable } from 'node:stream';
 
@@ -28,10 +29,12 @@ export class HeldBody extends Readable {
   #ended = false;
   #waiters: Array<(ok: boolean) => void> = [];
 
-  constructor(src: Readable, limit: number) {
+  /** `declared`: the agent's Content-Length, if any; a body already known to be too large is never held. */
+  constructor(src: Readable, limit: number, declared?: number) {
     super();
     this.#src = src;
     this.#limit = limit;
+    if (limit === 0 || (declared !== undefined && declared > limit)) this.#chunks = null;
     src.on('data', this.#onData);
     src.once('end', this.#onEnd);
     src.once('error', this.#onError);
@@ -54,6 +57,31 @@ export class HeldBody extends Readable {
   whenSettled(): Promise<boolean> {
     if (this.hold !== 'pending') return Promise.resolve(this.hold === 'held');
     return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /**
+   * Resolves once the agent's body has ended (or failed), once it has been silent for
+   * `idleMs`, or after `maxMs`: an error answer waits for it so the agent reads the answer
+   * instead of a reset from a connection closed under its upload (nginx's lingering close,
+   * done before answering).
+   */
+  whenEnded(idleMs: number, maxMs: number): Promise<void> {
+    if (this.#ended || this.#src.destroyed || this.#src.readableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const src = this.#src;
+      const done = (): void => {
+        clearTimeout(idle);
+        clearTimeout(max);
+        src.off('data', onData).off('end', done).off('error', done).off('close', done);
+        resolve();
+      };
+      const idle = setTimeout(done, idleMs);
+      const max = setTimeout(done, maxMs);
+      const onData = (): void => void idle.refresh();
+      idle.unref();
+      max.unref();
+      src.on('data', onData).once('end', done).once('error', done).once('close', done);
+    });
   }
 
   /** The answer has started (or the request is over): nothing will be sent again. */
