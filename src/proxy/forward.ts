@@ -46,7 +46,7 @@ interface PoolEntry {
  */
 const KEEP_ALIVE = { keepAliveTimeout: 4_000, keepAliveTimeoutThreshold: 1_000, keepAliveMaxTimeout: 60_000 } as const;
 
-/** How long a failed request waits for the rest of the agent's upload: while it keeps coming, up to a cap. */
+/** How long a failed attempt waits for the rest of the agent's upload (to retry it, or to answer): while it keeps coming, up to a cap. */
 const LINGER_IDLE_MS = 250;
 const LINGER_MAX_MS = 5_000;
 
@@ -135,6 +135,7 @@ export class Upstreams implements FreshConnections {
     const all: Array<Promise<void>> = [];
     for (const { pool } of this.#pools.values()) all.push(pool.close());
     if (this.#passthrough !== null) all.push(this.#passthrough.close());
+    for (const c of this.#oneOff) all.push(c.close());
     this.#pools.clear();
     this.#passthrough = null;
     await Promise.allSettled(all);
@@ -269,14 +270,13 @@ class RelayHandler {
     else fresh.dispatchFresh(req.dispatcher, req.origin, opts, handler);
   }
 
-  /** The agent went away: cancel the upstream request. */
+  /** The agent went away: cancel the upstream request (and any retry still to come). */
   cancel(): void {
     if (this.#finished) return;
-    const err = new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' });
-    if (this.#abort !== null) this.#abort(err);
-    else this.#pendingCancel = true;
+    this.#cancelled = true;
+    this.#abort?.(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
   }
-  #pendingCancel = false;
+  #cancelled = false;
 
   /** proxy/connections: the pool slot this attempt was queued on. */
   onConnection(record: ConnectionRecord): void {
@@ -285,7 +285,7 @@ class RelayHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
-    if (this.#pendingCancel) {
+    if (this.#cancelled) {
       abort(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
       return;
     }
@@ -330,7 +330,7 @@ class RelayHandler {
   onError(err: Error): void {
     if (this.#finished) return;
     const plan = this.#req.retry;
-    if (plan == null || this.#pendingCancel || err instanceof SidecarError) return this.#fail(err);
+    if (plan == null || this.#cancelled || err instanceof SidecarError) return this.#fail(err);
     const socket = this.#conn?.socket ?? null;
     const held = this.#body instanceof HeldBody ? this.#body : null;
     const decision = decideRetry({
@@ -348,13 +348,13 @@ class RelayHandler {
     if (!decision.retry) return this.#fail(err, noRetryMessage(decision.why, this.#req.method));
     const reason = decision.reason;
     if (held === null || held.hold === 'held') return this.#retry(plan, reason);
-    // A small body still arriving: send it again once it is whole.
-    held.whenSettled().then((ok) => {
+    // A small body still arriving: send it again once it is whole (while it keeps coming).
+    void held.whenEnded(LINGER_IDLE_MS, LINGER_MAX_MS).then(() => {
       if (this.#finished) return;
-      if (this.#pendingCancel) this.#fail(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
-      else if (ok) this.#retry(plan, reason);
+      if (this.#cancelled) this.#fail(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
+      else if (held.hold === 'held') this.#retry(plan, reason);
       else this.#fail(err, noRetryMessage('body_not_held', this.#req.method));
-    }, () => this.#fail(err));
+    });
   }
 
   #retry(plan: RetryPlan, reason: RetryReason): void {

@@ -27,7 +27,6 @@ export class HeldBody extends Readable {
   #chunks: Buffer[] | null = [];
   #size = 0;
   #ended = false;
-  #waiters: Array<(ok: boolean) => void> = [];
 
   /** `declared`: the agent's Content-Length, if any; a body already known to be too large is never held. */
   constructor(src: Readable, limit: number, declared?: number) {
@@ -53,17 +52,11 @@ export class HeldBody extends Readable {
     return this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#size);
   }
 
-  /** Resolves true when a pending body has arrived whole and is held, false when it cannot be. */
-  whenSettled(): Promise<boolean> {
-    if (this.hold !== 'pending') return Promise.resolve(this.hold === 'held');
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
   /**
    * Resolves once the agent's body has ended (or failed), once it has been silent for
-   * `idleMs`, or after `maxMs`: an error answer waits for it so the agent reads the answer
-   * instead of a reset from a connection closed under its upload (nginx's lingering close,
-   * done before answering).
+   * `idleMs`, or after `maxMs`. A retry waits for the rest of a small body this way (then
+   * reads `hold`); an error answer waits so the agent reads it instead of a reset from a
+   * connection closed under its upload (nginx's lingering close, done before answering).
    */
   whenEnded(idleMs: number, maxMs: number): Promise<void> {
     if (this.#ended || this.#src.destroyed || this.#src.readableEnded) return Promise.resolve();
@@ -112,7 +105,6 @@ export class HeldBody extends Readable {
   readonly #onEnd = (): void => {
     this.#ended = true;
     if (!this.destroyed) this.push(null);
-    this.#settle();
   };
 
   readonly #onError = (err: Error): void => {
@@ -129,14 +121,5 @@ export class HeldBody extends Readable {
 
   #drop(): void {
     this.#chunks = null;
-    this.#settle();
-  }
-
-  #settle(): void {
-    const w = this.#waiters;
-    if (w.length === 0) return;
-    this.#waiters = [];
-    const ok = this.hold === 'held';
-    for (const f of w) f(ok);
   }
 }

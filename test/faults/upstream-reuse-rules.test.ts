@@ -8,6 +8,7 @@
  *   and the upstream saw it once;
  * - a failure on a fresh connection is not retried;
  * - a retry that fails too is not retried again;
+ * - a small body still arriving when the connection fails is retried once it is whole;
  * - passthrough (absolute-form to an `egress.allow` host) retries like a route.
  */
 import { test, before, after } from 'node:test';
@@ -16,13 +17,14 @@ import { Agent, ProxyAgent, request } from 'undici';
 import { SECRETS } from '../helpers/stack.js';
 import { startRig, type Rig } from '../helpers/sidecar-rig.js';
 import { startClosingUpstream, type ClosingUpstream } from '../helpers/closing-upstream.js';
+import { converse } from '../helpers/wire.js';
 
 let up: ClosingUpstream;
 let rig: Rig;
 let agent: Agent;
 let proxy: ProxyAgent;
 
-const ROUTES = ['reached', 'fresh', 'twice'];
+const ROUTES = ['reached', 'fresh', 'twice', 'pending'];
 
 before(async () => {
   up = await startClosingUpstream();
@@ -155,4 +157,22 @@ test('passthrough: a GET lost on a reused connection is retried on a fresh one, 
   assert.equal((await retries('none')) - before, 1);
   const line = rig.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request' && l.outcome === 'passthrough').at(-1)!;
   assert.equal(line.retried, 'idempotent');
+});
+
+test('a small body still arriving when the reused connection fails is sent whole on the fresh one', async () => {
+  up.policy = () => 'answer';
+  assert.equal((await call('GET', '/pending/v1/warm')).status, 200);
+  up.policy = (r) => (r.index === 0 ? 'answer' : 'drop-at-head');
+  const half = 'a'.repeat(500);
+  const head = `PUT /pending/v1/doc HTTP/1.1\r\nHost: 127.0.0.1\r\nx-req: pending-put\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n`;
+  const c = await converse(rig.proxyPort, [head + half, { pause: 150 }, half.replace(/a/g, 'b')], { quietMs: 2000, maxMs: 8000 });
+  assert.equal(c.responses[0]?.status, 200);
+  const seen = seenOf('pending-put');
+  assert.deepEqual(
+    seen.map((s) => s.index),
+    [1, 0],
+  );
+  assert.equal(seen[1]!.body, half + half.replace(/a/g, 'b'), 'the fresh connection got the whole body, once');
+  assert.equal(up.handled.get('pending-put'), 1);
+  assert.equal(lineFor('pending', 'PUT').retried, 'idempotent');
 });

@@ -11,7 +11,7 @@
  * - `answer-then-half-close`: answer, then half-close (FIN) `closeAfterMs` later;
  * - `ignore`: read it, never handle it, leave the connection to a pending close;
  * - `drop`: read it, never handle it, close the connection at once (the upstream had
- *   already given the connection up);
+ *   already given the connection up); `drop-at-head`: the same as soon as its head arrived;
  * - `read-reset`: read it whole, handle it (it reached the upstream), reset without answering;
  * - `reset-mid-body`: read 256 KiB of its body, then reset (not handled).
  *
@@ -21,7 +21,7 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 
-export type Action = 'answer' | 'answer-then-close' | 'answer-then-half-close' | 'ignore' | 'drop' | 'read-reset' | 'reset-mid-body';
+export type Action = 'answer' | 'answer-then-close' | 'answer-then-half-close' | 'ignore' | 'drop' | 'drop-at-head' | 'read-reset' | 'reset-mid-body';
 
 export interface SeenRequest {
   /** 1-based connection number. */
@@ -127,6 +127,11 @@ export async function startClosingUpstream(opts: ClosingUpstreamOptions = {}): P
           buf = buf.subarray(end + 4);
         }
         const { req, action, length } = current;
+        if (action === 'drop-at-head') {
+          done = true;
+          s.destroy();
+          return;
+        }
         if (action === 'reset-mid-body') {
           state.bodyBytes += buf.length;
           buf = Buffer.alloc(0);
