@@ -124,7 +124,10 @@ export class Upstreams implements FreshConnections {
   }
 
   dispatchFresh(via: Dispatcher, origin: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
-    const client = new Client(origin, this.#clientOpts.get(via) ?? {});
+    const settings = this.#clientOpts.get(via);
+    // Only a dispatcher built here has known settings (TLS verification, the address gate): fail closed otherwise.
+    if (settings === undefined) return void handler.onError?.(new SidecarError('UPSTREAM_ERROR'));
+    const client = new Client(origin, settings);
     this.#oneOff.add(client);
     client.dispatch(opts, handler);
     // close() lets the one request finish, then closes the connection.
