@@ -9,13 +9,14 @@
  * - a failure on a fresh connection is not retried;
  * - a retry that fails too is not retried again;
  * - a small body still arriving when the connection fails is retried once it is whole;
+ * - an agent that goes away while its retry waits for the answer cancels the retry upstream;
  * - passthrough (absolute-form to an `egress.allow` host) retries like a route.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, ProxyAgent, request } from 'undici';
 import { SECRETS } from '../helpers/stack.js';
-import { startRig, type Rig } from '../helpers/sidecar-rig.js';
+import { pollUntil, startRig, type Rig } from '../helpers/sidecar-rig.js';
 import { startClosingUpstream, type ClosingUpstream } from '../helpers/closing-upstream.js';
 import { converse } from '../helpers/wire.js';
 
@@ -24,7 +25,7 @@ let rig: Rig;
 let agent: Agent;
 let proxy: ProxyAgent;
 
-const ROUTES = ['reached', 'fresh', 'twice', 'pending'];
+const ROUTES = ['reached', 'fresh', 'twice', 'pending', 'abort'];
 
 before(async () => {
   up = await startClosingUpstream();
@@ -175,4 +176,26 @@ test('a small body still arriving when the reused connection fails is sent whole
   assert.equal(seen[1]!.body, half + half.replace(/a/g, 'b'), 'the fresh connection got the whole body, once');
   assert.equal(up.handled.get('pending-put'), 1);
   assert.equal(lineFor('pending', 'PUT').retried, 'idempotent');
+});
+
+test('an agent that goes away while its retry waits for the answer cancels the retry upstream', async () => {
+  up.policy = () => 'answer';
+  assert.equal((await call('GET', '/abort/v1/warm')).status, 200);
+  // The reused connection loses the request; the retry's fresh connection never answers.
+  up.policy = (r) => (r.index === 0 ? 'ignore' : 'drop');
+  const openBefore = up.open;
+  const c = converse(rig.proxyPort, ['GET /abort/v1/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nx-req: abort-me\r\n\r\n', { until: () => seenOf('abort-me').length === 2, timeoutMs: 5000 }], {
+    quietMs: 0,
+    maxMs: 6000,
+  });
+  const conv = await c;
+  assert.equal(conv.responses.length, 0, 'no answer yet: the retry is waiting');
+  assert.deepEqual(
+    seenOf('abort-me').map((s) => s.index),
+    [1, 0],
+  );
+  // converse closed the agent's connection; the retry's upstream connection must close too.
+  const closed = await pollUntil(() => up.open <= openBefore - 1, 20, 200);
+  assert.ok(closed >= 0, `the retry's upstream connection was left open (${up.open} open, ${openBefore} before)`);
+  assert.equal(lineFor('abort', 'GET').retried, 'idempotent');
 });

@@ -50,6 +50,8 @@ export interface ClosingUpstream {
   readonly seen: SeenRequest[];
   /** Connections accepted. */
   connections: number;
+  /** Connections still open. */
+  open: number;
   /** Request body bytes received. */
   bodyBytes: number;
   /** How many x-req values were handled more than once. */
@@ -87,6 +89,7 @@ export async function startClosingUpstream(opts: ClosingUpstreamOptions = {}): P
     handled: new Map(),
     seen: [],
     connections: 0,
+    open: 0,
     bodyBytes: 0,
     duplicates: () => [...state.handled.values()].filter((n) => n > 1).length,
     close: () =>
@@ -106,8 +109,12 @@ export async function startClosingUpstream(opts: ClosingUpstreamOptions = {}): P
   };
   const onConnection = (s: Socket): void => {
     const conn = ++state.connections;
+    state.open += 1;
     sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    s.on('close', () => {
+      sockets.delete(s);
+      state.open -= 1;
+    });
     s.on('error', () => undefined);
     let buf = Buffer.alloc(0);
     let index = 0;
