@@ -14,17 +14,21 @@
  * for that until the answer starts (proxy/held-body). Idle pooled connections follow
  * the upstream's `Keep-Alive: timeout=` hint, less a margin, and otherwise close after
  * 4 s, below the 5 s idle timeout common upstream servers use.
+ *
+ * On credential routes the answer passes through the response guard on its way
+ * (response-guard.ts): headers before they are written, each body chunk before it is.
  */
 import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, Client, Pool, buildConnector, type Dispatcher } from 'undici';
-import type { Route } from '../config/types.js';
+import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
-import { checkDestination, type GateOptions } from './address-gate.js';
+import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';
 import { trackingClientFactory, type ConnectionRecord } from './connections.js';
 import { HeldBody } from './held-body.js';
+import type { ResponseGuard } from './response-guard.js';
 import { decideRetry, noRetryMessage, type RetryReason } from './retry.js';
 
 export interface UpstreamOptions {
@@ -66,6 +70,7 @@ export class Upstreams implements FreshConnections {
   readonly #opts: UpstreamOptions;
   readonly #ca: string[] | undefined;
   #passthrough: Agent | null = null;
+  #passthroughConnectMs = 0;
 
   constructor(opts: UpstreamOptions) {
     this.#opts = opts;
@@ -106,10 +111,15 @@ export class Upstreams implements FreshConnections {
     }
   }
 
-  /** The gated dispatcher for passthrough hosts: no credentials, address-checked dials. */
-  passthrough(): Dispatcher {
-    if (this.#passthrough !== null) return this.#passthrough;
-    const base = buildConnector({ timeout: 10_000, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
+  /**
+   * The gated dispatcher for passthrough hosts: no credentials, address-checked dials.
+   * Rebuilt when `timeouts.passthrough.connect` changes (the old one finishes, then closes).
+   */
+  passthrough(connectMs: number): Dispatcher {
+    if (this.#passthrough !== null && this.#passthroughConnectMs === connectMs) return this.#passthrough;
+    if (this.#passthrough !== null) void this.#passthrough.close().catch(() => undefined);
+    this.#passthroughConnectMs = connectMs;
+    const base = buildConnector({ timeout: connectMs, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
     const gate = this.#opts.gate;
     const connect: buildConnector.connector = (opts, cb) => {
       checkDestination(opts.hostname, Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80), gate).then(
@@ -186,6 +196,10 @@ export interface ForwardRequest {
   readonly contentLength?: string | undefined;
   readonly headersTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Searches the answer for the injected credential (response-guard.ts); absent or null: not searched. */
+  readonly guard?: ResponseGuard | null;
+  /** Drop Set-Cookie from the answer (credential routes without keep_cookies, header-policy.ts). */
+  readonly dropSetCookie?: boolean;
   readonly retry?: RetryPlan | null;
 }
 
@@ -227,6 +241,8 @@ class RelayHandler {
   readonly #obs: ForwardObserver;
   /** The body undici reads: the agent's, or a HeldBody around it when a retry may need it again. */
   readonly #body: Readable | null;
+  readonly #guard: ResponseGuard | null;
+  readonly #dropSetCookie: boolean;
   #resume: (() => void) | null = null;
   readonly #onDrain = (): void => {
     const r = this.#resume;
@@ -245,6 +261,10 @@ class RelayHandler {
     this.#req = req;
     this.#res = res;
     this.#obs = obs;
+    // The guard sees only the answer of the attempt that succeeds: a retry happens before
+    // any answer byte, so nothing has reached the guard by then.
+    this.#guard = req.guard ?? null;
+    this.#dropSetCookie = req.dropSetCookie ?? false;
     const plan = req.retry;
     // Every body goes through a HeldBody (small ones are kept for a retry) so that a failed
     // attempt never destroys the agent's request under the 502 it is about to read.
@@ -307,14 +327,47 @@ class RelayHandler {
     if (status < 200) return true;
     if (this.#body instanceof HeldBody) this.#body.release();
     const res = this.#res;
-    res.writeHead(status, filterResponseHeaders(rawHeaders));
+    const headers = filterResponseHeaders(rawHeaders, this.#dropSetCookie);
     this.#obs.onUpstreamHeaders(status);
+    // The guard masks reflected credentials in place, or withholds the answer (502, nothing written).
+    if (this.#guard !== null && !this.#guard.headers(headers)) {
+      this.#blocked();
+      return false;
+    }
+    res.writeHead(status, headers);
     this.#resumeFn = resume;
     return true;
   }
   #resumeFn: (() => void) | null = null;
 
   onData(chunk: Buffer): boolean {
+    const g = this.#guard;
+    if (g === null) return this.#write(chunk);
+    if (!g.inflating) {
+      const out = g.body(chunk);
+      if (out === null) {
+        this.#blocked();
+        return false;
+      }
+      return out.length === 0 || this.#write(out);
+    }
+    // Compressed: the upstream stays paused until the inflated copy of this chunk is searched.
+    let sync = true;
+    let flowing = false;
+    g.bodyAsync(chunk, (out) => {
+      if (this.#finished) return;
+      if (out === null) return this.#blocked();
+      const ok = out.length === 0 || this.#write(out);
+      // A verdict given at once is this call's answer; a later one resumes the paused upstream.
+      if (sync) flowing = ok;
+      else if (ok) this.#resumeFn?.();
+    });
+    sync = false;
+    return flowing;
+  }
+
+  /** Write to the agent; false (after arranging a resume on drain) under backpressure. */
+  #write(chunk: Buffer): boolean {
     this.#obs.onBytesOut(chunk.length);
     if (this.#res.write(chunk)) return true;
     // Backpressure: pause the upstream until the agent drains.
@@ -323,10 +376,33 @@ class RelayHandler {
     return false;
   }
 
-  onComplete(): void {
+  /** The guard withheld the answer: end the exchange, never writing the secret's bytes. */
+  #blocked(): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#res.end();
+    this.#guard?.close();
+    const err = new SidecarError('RESPONSE_BLOCKED');
+    this.#abort?.(err);
+    this.#obs.onDone(err);
+  }
+
+  onComplete(): void {
+    if (this.#finished) return;
+    const g = this.#guard;
+    // A compressed body may still have chunks waiting for their verdict: end after them.
+    if (g?.inflating === true) g.endAsync((rest) => this.#complete(rest));
+    else this.#complete(g?.end() ?? null);
+  }
+
+  #complete(rest: Buffer | null): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (rest !== null && rest.length > 0) {
+      this.#obs.onBytesOut(rest.length);
+      this.#res.end(rest);
+    } else {
+      this.#res.end();
+    }
     this.#obs.onDone(null);
   }
 
@@ -373,6 +449,7 @@ class RelayHandler {
   #fail(err: Error, message?: string): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#guard?.close();
     const e = upstreamError(err, message);
     if (!(this.#body instanceof HeldBody)) return this.#obs.onDone(e);
     this.#body.release();
@@ -386,6 +463,9 @@ class RelayHandler {
 
   onBodySent(): void {}
 }
+
+/** The forward stage's contract: dispatch, relay to `res`, report to `obs`; returns a canceller. */
+export type ForwardStage = (req: ForwardRequest, res: ServerResponse, obs: ForwardObserver) => () => void;
 
 /** Dispatch one request upstream. Returns a canceller for when the agent goes away. */
 export function forward(req: ForwardRequest, res: ServerResponse, obs: ForwardObserver): () => void {

@@ -35,7 +35,7 @@ before(async () => {
     routes: () => `
 egress:
   block_private_addresses: false
-  allow: ["127.0.0.1"]
+  allow: ["127.0.0.1:${up.port}"]
 routes:
 ${ROUTES.map(
   (r) => `  - name: ${r}

@@ -208,6 +208,9 @@ describe('chart: sidecar modes', () => {
       key_file: '/var/run/secrets/sanctum-sidecar/keys/agent.key',
     });
     assert.equal(routes.listen, '127.0.0.1:8080');
+    // The admin listener is on 0.0.0.0 for probes and Prometheus, so its route-table detail is off.
+    assert.equal(routes.admin, '0.0.0.0:9090');
+    assert.equal(routes.admin_detail, false);
   });
 
   it('tcp vault: address and passphrase wired, no socket volume', () => {
@@ -238,14 +241,19 @@ describe('chart: sidecar modes', () => {
     const vols = new Map<string, Obj>((spec.volumes as Obj[]).map((v) => [v.name as string, v]));
     assert.equal(vols.get('sanctum-ca')?.secret.secretName, 'sanctum-sidecar-ca');
     assert.equal(vols.get('sanctum-ca')?.secret.items, undefined, 'the sidecar needs ca.key too');
-    assert.deepEqual(vols.get('sanctum-ca-public')?.secret.items, [{ key: 'ca.crt', path: 'ca.crt' }]);
+    assert.deepEqual(vols.get('sanctum-ca-public')?.secret.items, [
+      { key: 'ca.crt', path: 'ca.crt' },
+      { key: 'ca-bundle.crt', path: 'ca-bundle.crt' },
+    ], 'the certificate and the bundle (public roots + CA), never ca.key');
     const agent = (spec.containers as Obj[]).find((c) => c.name === 'agent')!;
     assert.deepEqual(
       (agent.volumeMounts as Obj[]).map((m) => m.name).sort(),
       ['agent-tmp', 'sanctum-ca-public'],
     );
-    for (const v of ['NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE']) {
-      assert.equal(envValue(agent, v), '/etc/sanctum-sidecar-ca/ca.crt', v);
+    assert.equal(envValue(agent, 'NODE_EXTRA_CA_CERTS'), '/etc/sanctum-sidecar-ca/ca.crt');
+    // Variables that replace the agent's trust store name the bundle, so public hosts still verify.
+    for (const v of ['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE']) {
+      assert.equal(envValue(agent, v), '/etc/sanctum-sidecar-ca/ca-bundle.crt', v);
     }
     assert.equal(routesYaml(docs).tls.ca_dir, '/etc/sanctum-sidecar/ca');
   });

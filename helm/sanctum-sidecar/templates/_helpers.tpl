@@ -144,7 +144,7 @@ workload template so `helm template`/`install` fails before anything reaches the
 {{- end }}
 
 {{/*
-The routes.yaml document: routes.config with listen, admin and vault filled in from the values
+The routes.yaml document: routes.config with listen, admin (and admin_detail) and vault filled in from the values
 (these follow the chart's ports and mounts, so the chart's keys win over routes.config's).
 */}}
 {{- define "sanctum-sidecar.routesDocument" -}}
@@ -164,6 +164,7 @@ The routes.yaml document: routes.config with listen, admin and vault filled in f
 {{- $listenHost := ternary $v.gateway.listenAddress $v.sidecar.listen.address (eq $v.mode "gateway") -}}
 {{- $_ := set $cfg "listen" (include "sanctum-sidecar.hostPort" (dict "host" $listenHost "port" $v.sidecar.listen.port)) -}}
 {{- $_ := set $cfg "admin" (include "sanctum-sidecar.hostPort" (dict "host" $v.sidecar.admin.address "port" $v.sidecar.admin.port)) -}}
+{{- $_ := set $cfg "admin_detail" (default false $v.sidecar.admin.detail) -}}
 {{- if $v.interception.enabled -}}
 {{- $_ := set $cfg "tls" (merge (dict "ca_dir" $v.interception.mountPath) (default (dict) $cfg.tls)) -}}
 {{- end -}}
