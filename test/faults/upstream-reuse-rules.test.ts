@@ -10,7 +10,8 @@
  * - a retry that fails too is not retried again;
  * - a small body still arriving when the connection fails is retried once it is whole;
  * - an agent that goes away while its retry waits for the answer cancels the retry upstream;
- * - passthrough (absolute-form to an `egress.allow` host) retries like a route.
+ * - passthrough (absolute-form to an `egress.allow` host) retries like a route;
+ * - the answer of a retry passes through the response guard like any other.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +26,7 @@ let rig: Rig;
 let agent: Agent;
 let proxy: ProxyAgent;
 
-const ROUTES = ['reached', 'fresh', 'twice', 'pending', 'abort'];
+const ROUTES = ['reached', 'fresh', 'twice', 'pending', 'abort', 'guarded'];
 
 before(async () => {
   up = await startClosingUpstream();
@@ -62,6 +63,7 @@ interface Answer {
   readonly status: number;
   readonly code: string | undefined;
   readonly message: string;
+  readonly text: string;
 }
 
 async function call(method: string, url: string, opts: { body?: string; via?: 'prefix' | 'proxy' } = {}): Promise<Answer> {
@@ -75,7 +77,7 @@ async function call(method: string, url: string, opts: { body?: string; via?: 'p
   const text = await r.body.text();
   const code = r.headers['x-sanctum-error'];
   const message = r.statusCode >= 500 ? (JSON.parse(text) as { error: { message: string } }).error.message : '';
-  return { id, status: r.statusCode, code: typeof code === 'string' ? code : undefined, message };
+  return { id, status: r.statusCode, code: typeof code === 'string' ? code : undefined, message, text };
 }
 
 const seenOf = (id: string) => up.seen.filter((s) => s.headers['x-req'] === id);
@@ -198,4 +200,30 @@ test('an agent that goes away while its retry waits for the answer cancels the r
   const closed = await pollUntil(() => up.open <= openBefore - 1, 20, 200);
   assert.ok(closed >= 0, `the retry's upstream connection was left open (${up.open} open, ${openBefore} before)`);
   assert.equal(lineFor('abort', 'GET').retried, 'idempotent');
+});
+
+test('the answer of a retry passes through the response guard: a reflected credential is masked', async () => {
+  up.policy = () => 'answer';
+  assert.equal((await call('GET', '/guarded/v1/warm')).status, 200);
+  up.policy = (r) => (r.index === 0 ? 'answer' : 'drop');
+  up.reflect = true;
+  try {
+    const r = await call('GET', '/guarded/v1/me');
+    assert.equal(r.status, 200);
+    assert.deepEqual(
+      seenOf(r.id).map((s) => s.index),
+      [1, 0],
+      'lost on the reused connection, answered on a fresh one',
+    );
+    assert.ok(seenOf(r.id).every((s) => s.headers.authorization === `Bearer ${SECRETS.openai}`), 'both attempts carried the credential');
+    assert.ok(!r.text.includes(SECRETS.openai), 'the reflected credential never reaches the agent');
+    const reflected = (JSON.parse(r.text) as { authorization: string }).authorization;
+    assert.notEqual(reflected, `Bearer ${SECRETS.openai}`);
+    assert.match(reflected, /^Bearer /);
+    const line = lineFor('guarded', 'GET');
+    assert.equal(line.retried, 'idempotent');
+    assert.equal(line.guard, 'masked');
+  } finally {
+    up.reflect = false;
+  }
 });

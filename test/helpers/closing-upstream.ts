@@ -16,7 +16,8 @@
  * - `reset-mid-body`: read 256 KiB of its body, then reset (not handled).
  *
  * Every request carries an `x-req` header; `handled` counts, per `x-req`, how many times
- * the upstream processed that request.
+ * the upstream processed that request. With `reflect` set, answers echo the request's
+ * Authorization header (a reflecting upstream, for the response guard).
  */
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -44,6 +45,8 @@ export interface ClosingUpstream {
   policy: Policy;
   /** Sent with every answer when set, e.g. `timeout=1`. */
   keepAliveHint: string | null;
+  /** Echo the request's Authorization header in the answer body. */
+  reflect: boolean;
   /** x-req → times handled. */
   readonly handled: Map<string, number>;
   /** Every request head seen, in order. */
@@ -86,6 +89,7 @@ export async function startClosingUpstream(opts: ClosingUpstreamOptions = {}): P
     port: 0,
     policy: opts.policy ?? closesAfterAnswer,
     keepAliveHint: null,
+    reflect: false,
     handled: new Map(),
     seen: [],
     connections: 0,
@@ -168,7 +172,13 @@ export async function startClosingUpstream(opts: ClosingUpstreamOptions = {}): P
             return;
           default: {
             count(req);
-            const body = JSON.stringify({ ok: true, req: req.headers['x-req'] ?? null, conn, index: req.index });
+            const body = JSON.stringify({
+              ok: true,
+              req: req.headers['x-req'] ?? null,
+              conn,
+              index: req.index,
+              ...(state.reflect ? { authorization: req.headers.authorization ?? null } : {}),
+            });
             const hint = state.keepAliveHint === null ? '' : `Keep-Alive: ${state.keepAliveHint}\r\n`;
             s.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n${hint}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
             if (action === 'answer-then-close') setTimeout(() => s.destroy(), closeAfterMs);
