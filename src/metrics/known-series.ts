@@ -8,7 +8,9 @@
  * Declared here: credential injections and cache events per inject route, bytes per
  * route and direction, vault calls (`ok`) per operation the routes use, refusals per
  * catalogue code with a 4xx status, tripwires per agent and kind, and rate-limit
- * refusals per (agent, route) pair that has a limit. Reload results and tunnel outcomes
+ * refusals per (agent, route) pair that has a limit, and upstream retries per route that
+ * forwards itself (not delegate) and reason (`route_opt_in` only where the route opts in;
+ * route `none` when passthrough is possible). Reload results and tunnel outcomes
  * are fixed lists, declared by `Metrics` itself.
  *
  * Not declared: `requests_total`, whose method and status-class labels are properties
@@ -23,6 +25,8 @@ const INJECTION_RESULTS = ['injected', 'replaced_agent_header', 'failed'] as con
 const CACHE_EVENTS = ['hit', 'miss', 'coalesced'] as const;
 const DIRECTIONS = ['in', 'out'] as const;
 const TRIPWIRE_KINDS = ['placeholder', 'proxy_token'] as const;
+/** Retry reasons every forwarding route can see; `route_opt_in` needs `retry.non_idempotent` (proxy/retry). */
+const RETRY_REASONS = ['idempotent', 'not_sent', 'idempotency_key'] as const;
 /** Codes a refusal can carry in `denied_requests_total{reason}`: the 4xx entries of the catalogue. */
 const REFUSAL_CODES = (Object.keys(CATALOGUE) as ErrorCode[]).filter((c) => CATALOGUE[c].status >= 400 && CATALOGUE[c].status < 500);
 
@@ -31,6 +35,10 @@ export function declareKnownSeries(m: Metrics, config: Config): void {
   for (const reason of REFUSAL_CODES) m.denied.inc({ reason }, 0);
   for (const r of config.routes) {
     for (const d of DIRECTIONS) m.bytes.declare([r.name, d]);
+    if (r.mode !== 'delegate') {
+      for (const reason of RETRY_REASONS) m.upstreamRetries.inc({ route: r.name, reason }, 0);
+      if (r.retryNonIdempotent) m.upstreamRetries.inc({ route: r.name, reason: 'route_opt_in' }, 0);
+    }
     if (r.credential === null) continue;
     if (r.mode === 'inject') {
       for (const result of INJECTION_RESULTS) m.injections.declare([r.name, result]);
@@ -42,6 +50,12 @@ export function declareKnownSeries(m: Metrics, config: Config): void {
   }
   for (const a of config.agents) for (const kind of TRIPWIRE_KINDS) m.tripwires.inc({ agent: a.name, kind }, 0);
   for (const [agent, route] of rateLimitedPairs(config)) m.rateLimited.inc({ agent, route }, 0);
+  if (passthroughPossible(config)) for (const reason of RETRY_REASONS) m.upstreamRetries.inc({ route: 'none', reason }, 0);
+}
+
+/** Requests may be forwarded without a route (`route="none"`): unmatched passthrough or an allow list. */
+function passthroughPossible(config: Config): boolean {
+  return config.egress.unmatched === 'passthrough' || config.egress.allow.length > 0;
 }
 
 /**
@@ -54,7 +68,7 @@ function rateLimitedPairs(config: Config): Array<[string, string]> {
   const add = (agent: string, route: string): void => {
     pairs.set(`${agent}\u0000${route}`, [agent, route]);
   };
-  const passthrough = config.egress.unmatched === 'passthrough' || config.egress.allow.length > 0;
+  const passthrough = passthroughPossible(config);
   const limited = new Set(config.routes.filter((r) => r.rateLimit !== undefined).map((r) => r.name));
   if (config.agents.length === 0) {
     for (const route of limited) add('', route);

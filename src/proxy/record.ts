@@ -31,6 +31,8 @@ export interface RequestRecord {
   bytes_in: number;
   bytes_out: number;
   cache: string | null;
+  /** Why the request was sent upstream a second time (on a fresh connection, issue 18), or null; null on tunnels and parser refusals. */
+  retried: string | null;
   /** The response guard's action on this answer (masked, aborted, uninspectable); absent when it did nothing. */
   guard?: string;
 }
@@ -68,6 +70,8 @@ export interface Recorded {
   readonly upstreamMs: number | null;
   readonly bytesOut: number;
   readonly cache: string | null;
+  /** Why the request was sent upstream a second time, or null (issue 18). */
+  readonly retried: string | null;
   /** The response guard's action on this answer, if it acted. */
   readonly guard: string | null;
   readonly cancel: (() => void) | null;
@@ -101,6 +105,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   m.requestDuration.observe(rn, totalMs / 1000);
   if (st.upstreamMs !== null) m.upstreamDuration.observe(rn, st.upstreamMs / 1000);
   if (st.cache !== null) m.cacheEvents.inc([routeName, st.cache]);
+  if (st.retried !== null) m.upstreamRetries.inc({ route: routeName, reason: st.retried });
   if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
   if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
   if (st.bytesOut > 0) m.bytes.inc([routeName, 'out'], st.bytesOut);
@@ -120,6 +125,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_in: bytesIn,
     bytes_out: st.bytesOut,
     cache: st.cache,
+    retried: st.retried,
     ...(st.guard === null ? {} : { guard: st.guard }),
   });
 }

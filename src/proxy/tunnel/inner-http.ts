@@ -102,6 +102,7 @@ export class InnerHttp {
       bytes_in: 0,
       bytes_out: 0,
       cache: null,
+      retried: null,
     });
     replyOnSocket(socket, e);
   }

@@ -97,6 +97,7 @@ export class TunnelRecord {
         bytes_in: bytesIn,
         bytes_out: bytesOut,
         cache: null,
+        retried: null,
       },
       { decision: this.decision, reason: this.reason, port: this.port, ...(this.detail === null ? {} : { detail: this.detail }) },
     );
