@@ -5,6 +5,7 @@
  */
 import type { Config, HostPort } from './types.js';
 import { parseDuration } from './duration.js';
+import { effectiveUpstreamProxy, plaintextViaProxy, PLAINTEXT_VIA_PROXY_HINT } from './upstream-proxy.js';
 
 export const OVERRIDE_OPTIONS = {
   listen: { type: 'string' },
@@ -16,6 +17,7 @@ export const OVERRIDE_OPTIONS = {
   'key-file': { type: 'string' },
   'ca-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  'upstream-proxy': { type: 'string' },
 } as const;
 
 export type OverrideValues = Partial<Record<keyof typeof OVERRIDE_OPTIONS, string | undefined>>;
@@ -42,7 +44,9 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
   const caDir = pick('ca-dir', 'SANCTUM_SIDECAR_CA_DIR');
   const shutdown = pick('shutdown-timeout', 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT');
   if (socket !== undefined && tcp !== undefined) throw new Error('--vault-socket and --vault-tcp are mutually exclusive');
+  const proxy = pick('upstream-proxy', 'SANCTUM_SIDECAR_UPSTREAM_PROXY');
   return {
+    ...(proxy !== undefined ? { upstreamProxy: overrideUpstreamProxy(config, proxy, flags['upstream-proxy'] !== undefined, env) } : {}),
     ...config,
     listen: listen !== undefined ? parseHostPort(listen, '--listen') : config.listen,
     admin: admin !== undefined ? (admin === 'off' ? undefined : parseHostPort(admin, '--admin')) : config.admin,
@@ -56,4 +60,19 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
     tls: { ...config.tls, ...(caDir !== undefined ? { caDir } : {}) },
     limits: { ...config.limits, ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}) },
   };
+}
+
+/**
+ * `--upstream-proxy` / SANCTUM_SIDECAR_UPSTREAM_PROXY: a URL, `env` or `off`, with the
+ * file's no_proxy and credential, under the same rules as `egress.upstream_proxy`
+ * (including the plain-http credential routes it may not carry without opt-in).
+ */
+function overrideUpstreamProxy(config: Config, value: string, fromFlag: boolean, env: NodeJS.ProcessEnv): NonNullable<Config['upstreamProxy']> {
+  const from = fromFlag ? '--upstream-proxy' : 'SANCTUM_SIDECAR_UPSTREAM_PROXY';
+  const current = config.upstreamProxy;
+  const { value: next, problems } = effectiveUpstreamProxy(value, from, current?.configuredNoProxy ?? [], current?.configuredCredential, env);
+  if (problems.length > 0) throw new Error(problems.map((p) => p.message).join('; '));
+  const exposed = plaintextViaProxy(config.routes, next);
+  if (exposed.length > 0) throw new Error(`${from}: route ${exposed.map((r) => r.name).join(', ')}: ${PLAINTEXT_VIA_PROXY_HINT}`);
+  return next;
 }
