@@ -135,6 +135,20 @@ export class Metrics {
     labelNames: ['agent', 'kind'] as const,
     registers: [this.registry],
   });
+  // --- upstream (corporate) proxy (README "Corporate proxy") ---
+  readonly upstreamProxyRequests = new Counter({
+    name: `${P}upstream_proxy_requests_total`,
+    help: 'Requests and byte tunnels sent through the upstream proxy, by route and result (ok, proxy_auth, proxy_refused, proxy_error, proxy_unreachable, upstream_error, error).',
+    labelNames: ['route', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamProxyConnects = new Counter({
+    name: `${P}upstream_proxy_connects_total`,
+    help: 'CONNECT handshakes with the upstream proxy by result (ok, auth_required, refused, error, unreachable).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  // --- end upstream proxy ---
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

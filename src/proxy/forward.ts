@@ -16,17 +16,21 @@ import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';
+import { proxyKey, UpstreamProxy, type ProxyUse } from '../egress/upstream-proxy.js';
+import { AbsoluteForm, PassthroughSwitch, tunnelConnector } from './proxied.js';
 
 export interface UpstreamOptions {
   /** Extra PEM trusted for upstream TLS in addition to the public roots (tests, private CAs). */
   readonly extraCa: string | undefined;
   readonly keepAliveTimeoutMs?: number;
   readonly gate: GateOptions;
+  /** The upstream proxy of the current configuration, or null: direct (README "Corporate proxy"). */
+  readonly upstreamProxy?: () => UpstreamProxy | null;
 }
 
 interface PoolEntry {
   readonly key: string;
-  readonly pool: Pool;
+  readonly pool: Dispatcher;
 }
 
 /** Per-route connection pools, rebuilt only when a route's origin or transport settings change. */
@@ -34,8 +38,8 @@ export class Upstreams {
   readonly #pools = new Map<string, PoolEntry>();
   readonly #opts: UpstreamOptions;
   readonly #ca: string[] | undefined;
-  #passthrough: Agent | null = null;
-  #passthroughConnectMs = 0;
+  #passthrough: Dispatcher | null = null;
+  #passthroughKey = '';
 
   constructor(opts: UpstreamOptions) {
     this.#opts = opts;
@@ -44,19 +48,27 @@ export class Upstreams {
 
   /** The dispatcher for a route's upstream. */
   forRoute(route: Route): Dispatcher {
-    const key = `${route.upstream.origin}|${route.timeouts.connectMs}`;
+    const proxy = this.#opts.upstreamProxy?.() ?? null;
+    const u = route.upstream;
+    const ep = proxy?.endpointFor(u.scheme, u.host, u.port);
+    const key = `${u.origin}|${route.timeouts.connectMs}|${ep === undefined ? '' : JSON.stringify(ep)}`;
     const existing = this.#pools.get(route.name);
     if (existing !== undefined && existing.key === key) return existing.pool;
-    const pool = new Pool(route.upstream.origin, {
-      connect: {
-        timeout: route.timeouts.connectMs,
-        rejectUnauthorized: true,
-        ...(this.#ca === undefined ? {} : { ca: this.#ca }),
-      },
+    const connect = {
+      timeout: route.timeouts.connectMs,
+      rejectUnauthorized: true,
+      ...(this.#ca === undefined ? {} : { ca: this.#ca }),
+    };
+    const poolOpts = {
       keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 4_000,
       headersTimeout: route.timeouts.headersMs,
       bodyTimeout: route.timeouts.idleMs,
-    });
+    };
+    let pool: Dispatcher;
+    if (proxy === null || ep === undefined) pool = new Pool(u.origin, { connect, ...poolOpts });
+    // Through the upstream proxy: https in a CONNECT tunnel with the same TLS options; http in absolute-form.
+    else if (u.scheme === 'https') pool = new Pool(u.origin, { connect: tunnelConnector(buildConnector(connect), proxy, ep, connect.timeout), ...poolOpts });
+    else pool = new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connect.timeout }, ...poolOpts }), proxy, ep, null) as unknown as Dispatcher;
     this.#pools.set(route.name, { key, pool });
     // A replaced pool finishes its in-flight requests, then closes (I13).
     if (existing !== undefined) void existing.pool.close().catch(() => undefined);
@@ -78,9 +90,11 @@ export class Upstreams {
    * Rebuilt when `timeouts.passthrough.connect` changes (the old one finishes, then closes).
    */
   passthrough(connectMs: number): Dispatcher {
-    if (this.#passthrough !== null && this.#passthroughConnectMs === connectMs) return this.#passthrough;
+    const proxy = this.#opts.upstreamProxy?.() ?? null;
+    const key = `${connectMs}|${proxy === null ? '' : proxyKey(proxy.settings)}`;
+    if (this.#passthrough !== null && this.#passthroughKey === key) return this.#passthrough;
     if (this.#passthrough !== null) void this.#passthrough.close().catch(() => undefined);
-    this.#passthroughConnectMs = connectMs;
+    this.#passthroughKey = key;
     const base = buildConnector({ timeout: connectMs, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
     const gate = this.#opts.gate;
     const connect: buildConnector.connector = (opts, cb) => {
@@ -89,8 +103,22 @@ export class Upstreams {
         (err: unknown) => cb(err as Error, null),
       );
     };
-    this.#passthrough = new Agent({ connect, keepAliveTimeout: 4_000 });
+    const direct = new Agent({ connect, keepAliveTimeout: 4_000 });
+    const ep = proxy?.settings.http;
+    this.#passthrough =
+      proxy === null || ep === undefined
+        ? direct
+        : (new PassthroughSwitch(
+            direct,
+            new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connectMs }, keepAliveTimeout: 4_000 }), proxy, ep, gate),
+            (host, port) => proxy.endpointFor('http', host, port) !== undefined,
+          ) as unknown as Dispatcher);
     return this.#passthrough;
+  }
+
+  /** Does a request to `host:port` go through the upstream proxy (for the log and metrics)? */
+  viaProxy(use: ProxyUse, host: string, port: number): boolean {
+    return this.#opts.upstreamProxy?.()?.endpointFor(use, host, port) !== undefined;
   }
 
   async close(): Promise<void> {

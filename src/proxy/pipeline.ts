@@ -179,6 +179,7 @@ export class Pipeline {
     if (st.header !== null) this.#d.metrics.injections.inc([r.name, out.replacedAgentHeader ? 'replaced_agent_header' : 'injected']);
     st.outcome = 'forwarded';
     st.outbound = { dispatcher: this.#d.upstreams.forRoute(r), origin: r.upstream.origin, path: d.upstreamPath, headers: out.list, timeouts: r.timeouts };
+    st.viaProxy = this.#d.upstreams.viaProxy(r.upstream.scheme, r.upstream.host, r.upstream.port); // upstream proxy (log, metrics)
     this.#forward(st, res);
   }
 
@@ -196,6 +197,7 @@ export class Pipeline {
     st.outcome = 'passthrough';
     const t = st.snap!.config.timeouts.passthrough;
     st.outbound = { dispatcher: this.#d.upstreams.passthrough(t.connectMs), origin: `http://${authority}`, path: d.path, headers: out.list, timeouts: t };
+    st.viaProxy = this.#d.upstreams.viaProxy('http', d.host, d.port); // upstream proxy (log, metrics)
     this.#forward(st, res);
   }
 

@@ -31,6 +31,8 @@ export interface RequestRecord {
   bytes_in: number;
   bytes_out: number;
   cache: string | null;
+  /** Sent through the upstream (corporate) proxy. */
+  via_proxy: boolean;
 }
 
 /** Request ids: a per-process random prefix and a counter; unique across restarts, no UUID per request. */
@@ -67,6 +69,7 @@ export interface Recorded {
   readonly bytesOut: number;
   readonly cache: string | null;
   readonly cancel: (() => void) | null;
+  readonly viaProxy: boolean;
   readonly release: (() => void) | null;
   settled: boolean;
 }
@@ -91,6 +94,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   if (st.upstreamMs !== null) m.upstreamDuration.observe(rn, st.upstreamMs / 1000);
   if (st.cache !== null) m.cacheEvents.inc([routeName, st.cache]);
   if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
+  if (st.viaProxy) m.upstreamProxyRequests.inc({ route: routeName, result: proxyResult(st.code) });
   if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
   if (st.bytesOut > 0) m.bytes.inc([routeName, 'out'], st.bytesOut);
   writeCanonicalLine(d.log, {
@@ -109,7 +113,26 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_in: bytesIn,
     bytes_out: st.bytesOut,
     cache: st.cache,
+    via_proxy: st.viaProxy,
   });
+}
+
+/** The bounded `result` of `upstream_proxy_requests_total`: ok, or which hop failed how. */
+export function proxyResult(code: ErrorCode | null): string {
+  switch (code) {
+    case null:
+      return 'ok';
+    case 'UPSTREAM_PROXY_AUTH':
+      return 'proxy_auth';
+    case 'UPSTREAM_PROXY_REFUSED':
+      return 'proxy_refused';
+    case 'UPSTREAM_PROXY_ERROR':
+      return 'proxy_error';
+    case 'UPSTREAM_PROXY_UNREACHABLE':
+      return 'proxy_unreachable';
+    default:
+      return code.startsWith('UPSTREAM_') ? 'upstream_error' : 'error';
+  }
 }
 
 export function outcomeOf(e: SidecarError): Outcome {
@@ -129,6 +152,10 @@ export function outcomeOf(e: SidecarError): Outcome {
     case 'UPSTREAM_UNREACHABLE':
     case 'UPSTREAM_TLS':
     case 'UPSTREAM_ERROR':
+    case 'UPSTREAM_PROXY_AUTH':
+    case 'UPSTREAM_PROXY_REFUSED':
+    case 'UPSTREAM_PROXY_ERROR':
+    case 'UPSTREAM_PROXY_UNREACHABLE':
       return 'upstream_error';
     case 'INTERNAL':
     case 'SHUTTING_DOWN':
