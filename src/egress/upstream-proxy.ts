@@ -4,7 +4,7 @@
  *
  * - Choice: https:// upstreams and CONNECT byte tunnels use the `https` proxy (CONNECT,
  *   then TLS or the agent's bytes end to end); plain http:// uses the `http` proxy in
- *   absolute-form. `no_proxy` and loopback destinations go direct (routing/no-proxy).
+ *   absolute-form. `no_proxy` destinations go direct (routing/no-proxy).
  * - Credential: Basic, from a vault path (`use`/`http_header`, header_type basic, asked
  *   with the sidecar's own vault identity), from an environment variable holding
  *   `user:pass`, or from the user:pass of an HTTPS_PROXY-style URL. Values are Secrets;

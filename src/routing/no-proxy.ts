@@ -11,8 +11,9 @@
  *   `10.0.0.0/8`, `fd00::/8`         IP addresses in the range
  * Entries are matched against the destination as it was asked for: a CIDR matches
  * destinations written as IP addresses, never names (nothing is resolved to decide).
- * Loopback destinations (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) always bypass
- * the proxy: a remote proxy's loopback is not ours.
+ * Nothing bypasses implicitly, loopback included (as in curl): list `localhost` and
+ * `127.0.0.0/8` when local upstreams exist (`check` warns about loopback upstreams
+ * that would go to the proxy, whose loopback is not the sidecar's).
  */
 import { BlockList, isIP } from 'node:net';
 import { HostSyntaxError, parsePort, splitHostPort } from './host.js';
@@ -82,7 +83,7 @@ const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
-/** Loopback destinations never go through an upstream proxy. */
+/** A loopback destination (for the `check` warning: through a remote proxy it would reach the proxy's own host). */
 export function isLoopbackDestination(host: string): boolean {
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   const family = isIP(host);
@@ -107,7 +108,6 @@ function rangesOf(entries: readonly NoProxyEntry[]): BlockList {
  * brackets) bypass the upstream proxy?
  */
 export function bypassesProxy(entries: readonly NoProxyEntry[], host: string, port: number): boolean {
-  if (isLoopbackDestination(host)) return true;
   const family = isIP(host);
   for (const e of entries) {
     switch (e.kind) {
