@@ -59,6 +59,8 @@ export interface Squid {
   entries(): Promise<AccessEntry[]>;
   /** Wait until the access log has an entry matching `pred` (squid writes it when a transaction ends). */
   waitForEntry(pred: (e: AccessEntry) => boolean, ms?: number): Promise<AccessEntry>;
+  /** Wait until at least `n` entries match `pred`; returns how many match then. */
+  waitForCount(pred: (e: AccessEntry) => boolean, n: number, ms?: number): Promise<number>;
   /** Stop squid (the port then refuses connections: "squid down"). */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -164,6 +166,15 @@ export async function startSquid(o: SquidOptions = {}): Promise<Squid> {
         const hit = parseEntries(await accessLog()).find(pred);
         if (hit !== undefined) return hit;
         if (Date.now() > until) throw new Error(`no matching squid access log entry in ${ms} ms:\n${await accessLog()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async waitForCount(pred, n, ms = 5000) {
+      const until = Date.now() + ms;
+      for (;;) {
+        const count = parseEntries(await accessLog()).filter(pred).length;
+        if (count >= n) return count;
+        if (Date.now() > until) throw new Error(`expected ${n} matching squid access log entries, saw ${count}:\n${await accessLog()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },

@@ -111,6 +111,7 @@ test('squid refusing the destination (403) is UPSTREAM_PROXY_REFUSED, for routes
   t.socket.destroy();
   assert.equal(t.status, 502);
   assert.match(t.head, /x-sanctum-error: UPSTREAM_PROXY_REFUSED/i);
+  await squid.waitForCount((e) => e.url === `denied.upstream.test:${upstream.port}`, 2);
   const denied = (await squid.entries()).filter((e) => e.url === `denied.upstream.test:${upstream.port}`);
   assert.equal(denied.length, 2);
   assert.ok(denied.every((e) => e.result === 'TCP_DENIED/403'));
@@ -134,8 +135,10 @@ test('a proxy credential squid rejects (407) is UPSTREAM_PROXY_AUTH after one fr
   const r = await get('ok.example.com');
   assert.equal(r.status, 502);
   assert.equal(r.code, 'UPSTREAM_PROXY_AUTH');
-  await squid.waitForEntry(() => true);
-  const denied = (await squid.entries()).filter((e) => e.result === 'TCP_DENIED/407');
+  const is407 = (e: { result: string }): boolean => e.result === 'TCP_DENIED/407';
+  await squid.waitForCount(is407, denied0 + 2);
+  await new Promise((r) => setTimeout(r, 200));
+  const denied = (await squid.entries()).filter(is407);
   assert.equal(denied.length - denied0, 2, 'the first 407 drops the kept credential; one fresh attempt, then the error');
   assert.equal(askedFor('corp/wrong') - vault0, 2, 'the retry asked the vault again');
   assert.equal(upstream.requests.length, 1);
@@ -150,7 +153,8 @@ test('without a proxy credential configured, squid asking for one is UPSTREAM_PR
   const r = await get('ok.example.com');
   assert.equal(r.status, 502);
   assert.equal(r.code, 'UPSTREAM_PROXY_AUTH');
-  await squid.waitForEntry(() => true);
+  await squid.waitForCount((e) => e.result === 'TCP_DENIED/407', denied0 + 1);
+  await new Promise((r) => setTimeout(r, 200));
   const denied = (await squid.entries()).filter((e) => e.result === 'TCP_DENIED/407');
   assert.equal(denied.length - denied0, 1, 'no credential to refresh: no retry');
   assert.ok(!denied.at(-1)!.headers.includes('Proxy-Authorization'));
