@@ -46,7 +46,6 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
   if (socket !== undefined && tcp !== undefined) throw new Error('--vault-socket and --vault-tcp are mutually exclusive');
   const proxy = pick('upstream-proxy', 'SANCTUM_SIDECAR_UPSTREAM_PROXY');
   return {
-    ...(proxy !== undefined ? { upstreamProxy: overrideUpstreamProxy(config, proxy, flags['upstream-proxy'] !== undefined, env) } : {}),
     ...config,
     listen: listen !== undefined ? parseHostPort(listen, '--listen') : config.listen,
     admin: admin !== undefined ? (admin === 'off' ? undefined : parseHostPort(admin, '--admin')) : config.admin,
@@ -59,6 +58,7 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
     },
     tls: { ...config.tls, ...(caDir !== undefined ? { caDir } : {}) },
     limits: { ...config.limits, ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}) },
+    ...(proxy !== undefined ? { upstreamProxy: overrideUpstreamProxy(config, proxy, flags['upstream-proxy'] !== undefined, env) } : {}),
   };
 }
 
