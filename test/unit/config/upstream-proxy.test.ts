@@ -150,3 +150,29 @@ test('SANCTUM_SIDECAR_UPSTREAM_PROXY (and --upstream-proxy) override under the s
   const plain = load('  unmatched: deny', PLAIN_ROUTE(''));
   assert.throws(() => applyOverrides(plain, {}, { SANCTUM_SIDECAR_UPSTREAM_PROXY: 'http://p:3128' }), /route legacy: this plain-http credential route would go through the upstream proxy/);
 });
+
+test('check: the summary line names where the proxy and its credential come from; warnings for likely mistakes', async () => {
+  const { summarizeConfig, lintConfig } = await import('../../../src/config/summary.js');
+  const c = load(
+    '  upstream_proxy: http://proxy.corp:3128\n  upstream_proxy_credential: corp/proxy\n  no_proxy: [.internal.corp]',
+    `routes:
+  - { name: local, match: { host: local.test }, upstream: "https://127.0.0.1:8443" }
+  - { name: legacy, match: { host: legacy.test }, upstream: "http://legacy.example:8080", credential: legacy/key, allow_plaintext: true, allow_plaintext_via_proxy: true }
+  - { name: direct, match: { host: db.internal.corp }, credential: db/key, allow_plaintext_via_proxy: true }
+  - { name: vaulted, match: { host: api.vaulted.test }, credential: v/key, mode: delegate }
+`,
+  );
+  assert.match(summarizeConfig(c), /\nupstream proxy: every upstream and tunnel via proxy\.corp:3128 \(egress\.upstream_proxy, credential from vault path corp\/proxy\); no_proxy \.internal\.corp\n/);
+  const w = lintConfig(c);
+  assert.ok(w.includes("route local: upstream https://127.0.0.1:8443 is loopback but goes through the upstream proxy, whose loopback is not the sidecar's; add it to egress.no_proxy"), w.join('\n'));
+  assert.ok(w.includes('route legacy: the upstream proxy reads the credential on this plain-http route (allow_plaintext_via_proxy: true)'));
+  assert.ok(w.includes('route direct: allow_plaintext_via_proxy has no effect (the route does not send plain http through the upstream proxy)'));
+  assert.ok(w.includes('route vaulted: delegate mode: the vault makes this request, so the upstream proxy does not apply to it'));
+  const env = load('  upstream_proxy: env', '', { HTTPS_PROXY: 'http://bob:pw@s.corp:1', HTTP_PROXY: 'http://p.corp:2' });
+  const line = summarizeConfig(env).split('\n').find((l) => l.startsWith('upstream proxy:'))!;
+  assert.equal(line, 'upstream proxy: https upstreams and tunnels via s.corp:1 (HTTPS_PROXY, credential from the user:pass in $HTTPS_PROXY); plain http via p.corp:2 (HTTP_PROXY, no credential); no_proxy (none)');
+  assert.ok(!summarizeConfig(env).includes('pw@'));
+  assert.deepEqual(lintConfig(load('  upstream_proxy_credential: corp/proxy')), [
+    'egress.upstream_proxy_credential has no effect without an upstream proxy (egress.upstream_proxy or SANCTUM_SIDECAR_UPSTREAM_PROXY)',
+  ]);
+});
