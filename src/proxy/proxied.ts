@@ -76,7 +76,11 @@ export class AbsoluteForm implements Sendable {
       const auth = await this.proxy.authorization(this.ep);
       // The agent's Proxy-Authorization was stripped already (I6); ours is the only one.
       const headers = stripProxyAuth(opts.headers as string[] | undefined);
-      if (auth !== undefined) headers.push('proxy-authorization', auth.reveal());
+      if (auth !== undefined) {
+        // A value with CR/LF is not a credential; never let it reach the wire (undici would throw).
+        if (/[\r\n]/.test(auth.reveal())) throw new SidecarError('UPSTREAM_PROXY_ERROR', { message: 'The upstream proxy credential is not usable; the request was not sent.' });
+        headers.push('proxy-authorization', auth.reveal());
+      }
       const watch = new ProxyAnswerWatch(handler, () => this.proxy.forget(this.ep));
       this.pool.dispatch({ ...opts, headers, path: `${origin}${opts.path}` }, watch as unknown as Dispatcher.DispatchHandler);
     } catch (err) {
