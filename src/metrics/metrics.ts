@@ -138,7 +138,7 @@ export class Metrics {
   // --- upstream (corporate) proxy (README "Corporate proxy") ---
   readonly upstreamProxyRequests = new Counter({
     name: `${P}upstream_proxy_requests_total`,
-    help: 'Requests and byte tunnels sent through the upstream proxy, by route and result (ok, proxy_auth, proxy_refused, proxy_error, proxy_unreachable, upstream_error, error).',
+    help: 'Requests and byte tunnels whose destination is served through the upstream proxy, by route and result (ok, proxy_auth, proxy_refused, proxy_error, proxy_unreachable, address_blocked, upstream_error, error).',
     labelNames: ['route', 'result'] as const,
     registers: [this.registry],
   });

@@ -130,6 +130,8 @@ export function proxyResult(code: ErrorCode | null): string {
       return 'proxy_error';
     case 'UPSTREAM_PROXY_UNREACHABLE':
       return 'proxy_unreachable';
+    case 'ADDRESS_BLOCKED':
+      return 'address_blocked'; // the gate stopped it before the proxy was asked
     default:
       return code.startsWith('UPSTREAM_') ? 'upstream_error' : 'error';
   }

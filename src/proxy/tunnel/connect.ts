@@ -213,10 +213,11 @@ async function byteTunnel(
 ): Promise<void> {
   try {
     // Address gate, then the checked dial, or the CONNECT through the upstream proxy (egress/via-proxy).
+    const proxy = deps.upstreamProxy?.() ?? null;
+    rec.viaProxy = proxy?.endpointFor('tunnel', host, port) !== undefined;
     const t0 = performance.now();
-    const { socket: upstream, viaProxy } = await dialTunnelDestination(deps.upstreamProxy?.() ?? null, host, port, deps.gate, timeouts.connectMs);
+    const { socket: upstream } = await dialTunnelDestination(proxy, host, port, deps.gate, timeouts.connectMs);
     rec.upstreamMs = performance.now() - t0;
-    rec.viaProxy = viaProxy;
     if (socket.destroyed) {
       upstream.destroy();
       return;

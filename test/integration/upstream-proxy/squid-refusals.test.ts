@@ -18,7 +18,7 @@ import { request } from 'undici';
 import { defaultCredentials, SECRETS, startStack, type Stack } from '../../helpers/stack.js';
 import type { Echo } from '../../helpers/echo.js';
 import { startSquid, SQUID_MISSING, type Squid } from '../../helpers/squid.js';
-import { countingListener, makePki, openTunnel, startTlsEcho, tlsExtra, type Pki } from '../connect/helpers.js';
+import { countingListener, makePki, openTunnel, startTlsEcho, tlsExtra, tunnelLines, waitFor, type Pki } from '../connect/helpers.js';
 import { fakeDns, metricValue } from './helpers.js';
 
 let pki: Pki;
@@ -117,6 +117,10 @@ test('squid refusing the destination (403) is UPSTREAM_PROXY_REFUSED, for routes
   assert.ok(denied.every((e) => e.result === 'TCP_DENIED/403'));
   assert.equal(upstream.requests.length, 1, 'nothing more reached the upstream');
   assert.equal(await metricValue(stack.adminUrl, 'sanctum_sidecar_upstream_proxy_requests_total', '{route="denied",result="proxy_refused"}'), 1);
+  await waitFor(() => tunnelLines(stack.requestLines(), 'denied.upstream.test').length === 1);
+  const line = tunnelLines(stack.requestLines(), 'denied.upstream.test')[0]!;
+  assert.deepEqual([line.status, line.code, line.via_proxy], [502, 'UPSTREAM_PROXY_REFUSED', true]);
+  assert.equal(await metricValue(stack.adminUrl, 'sanctum_sidecar_upstream_proxy_requests_total', '{route="none",result="proxy_refused"}'), 1);
 });
 
 test('squid unable to reach the destination (5xx) is UPSTREAM_PROXY_ERROR with its status', { skip: SQUID_MISSING }, async () => {
@@ -193,4 +197,5 @@ test('the address gate still refuses what squid would be asked to reach: metadat
   }
   await new Promise((r) => setTimeout(r, 200));
   assert.equal((await squid.accessLog()).length, before, 'squid was never asked');
+  assert.equal(await metricValue(stack.adminUrl, 'sanctum_sidecar_upstream_proxy_requests_total', '{route="none",result="address_blocked"}'), 6);
 });
