@@ -24,6 +24,7 @@ Usage:
   sanctum-sidecar run --config routes.yaml [--listen H:P] [--admin H:P] [--log-level L]
                       [--vault-socket PATH | --vault-tcp H:P] [--vault-agent NAME] [--key-file PATH]
                       [--ca-dir DIR] [--shutdown-timeout 25s] [--watch false]
+                      [--upstream-proxy http://H:P | env | off]
   sanctum-sidecar dev [--config routes.yaml] [--listen H:P]   sidecar + embedded development vault
   sanctum-sidecar dev-vault --file dev-vault.yaml [--listen H:P | --socket PATH]
   sanctum-sidecar keygen <agent> [--out FILE] [--encrypt] [--force]
@@ -35,7 +36,8 @@ Usage:
 Every flag of 'run' has an environment twin: SANCTUM_SIDECAR_CONFIG, SANCTUM_SIDECAR_LISTEN,
 SANCTUM_SIDECAR_ADMIN, SANCTUM_SIDECAR_LOG_LEVEL, SANCTUM_SIDECAR_VAULT_SOCKET,
 SANCTUM_SIDECAR_VAULT_TCP, SANCTUM_SIDECAR_VAULT_AGENT, SANCTUM_SIDECAR_KEY_FILE,
-SANCTUM_SIDECAR_CA_DIR, SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT, SANCTUM_SIDECAR_WATCH.
+SANCTUM_SIDECAR_CA_DIR, SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT, SANCTUM_SIDECAR_WATCH,
+SANCTUM_SIDECAR_UPSTREAM_PROXY.
 `;
 
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -53,7 +53,7 @@ export function parseProxyUrl(raw: string, fromEnv: boolean): Parsed {
       return {
         ok: false,
         message:
-          'must not carry user:pass: keep the proxy credential out of routes.yaml; put it in the vault (egress.upstream_proxy_credential) or an environment variable (egress.upstream_proxy_credential_env)',
+          'must not carry user:pass (it would sit in plain config): put the proxy credential in the vault (egress.upstream_proxy_credential) or an environment variable (egress.upstream_proxy_credential_env)',
       };
     }
     userinfo = rest.slice(0, at);
