@@ -51,7 +51,7 @@ test('bad proxy URLs are refused where they are written, with the fix', () => {
   assert.match(at('proxy.corp:3128'), /must be an http:\/\/ URL with a port/);
   assert.match(at('http://proxy.corp:3128/path'), /without a path/);
   const userinfo = at('http://bob:hunter2@proxy.corp:3128');
-  assert.match(userinfo, /must not carry user:pass: .*egress\.upstream_proxy_credential/);
+  assert.match(userinfo, /must not carry user:pass .*egress\.upstream_proxy_credential/);
   assert.ok(!userinfo.includes('hunter2'));
 });
 
