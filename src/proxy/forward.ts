@@ -7,6 +7,8 @@
  * address. Requests go through `dispatch` with a small handler that streams both
  * ways with backpressure: no buffering, redirects never followed (I5), a client abort
  * cancels the upstream request and an upstream abort ends the client's response.
+ * With an upstream (corporate) proxy configured, the same pools and agent reach their
+ * origins through it (proxy/proxied.ts); the choice is made per origin, from no_proxy.
  */
 import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
