@@ -6,10 +6,10 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Config, EgressSettings, HostPort, LimitsSettings, Route, TimeoutSettings, TlsSettings, VaultSettings } from './types.js';
+import type { AllowEntry, Config, EgressSettings, HostPort, LimitsSettings, Route, TimeoutSettings, TlsSettings, VaultSettings } from './types.js';
 import type { Issues } from './context.js';
 import { convertAgents } from './agents.js';
-import { checkAddress, checkConfigHost } from './hosts.js';
+import { allowEntryText, checkAddress, checkAllowEntry } from './hosts.js';
 import { checkRouteNames, checkRouteTable } from './overlap.js';
 import { convertRoute } from './routes.js';
 import { convertUpstreamProxy, plaintextViaProxy, PLAINTEXT_VIA_PROXY_HINT } from './upstream-proxy.js';
@@ -29,6 +29,8 @@ export const DEFAULTS = {
     maxConnections: 1024,
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
+    bodyIdleTimeoutMs: 60_000,
+    drainDelayMs: 0,
   },
   timeouts: {
     passthrough: { connectMs: 10_000, headersMs: 60_000, idleMs: 300_000 },
@@ -80,15 +82,15 @@ function convertVault(issues: Issues, v: WireVault, opts: ConvertOptions): Vault
 
 function convertEgress(issues: Issues, w: WireConfig): EgressSettings {
   const e = w.egress ?? {};
-  const allow: string[] = [];
+  const allow: AllowEntry[] = [];
   (e.allow ?? []).forEach((raw, i) => {
-    if (raw === '*') {
+    if (raw === '*' || raw.startsWith('*:')) {
       issues.add(['egress', 'allow', i], '"*" would allow every host; set `egress.unmatched: passthrough` if that is really meant');
       return;
     }
-    const checked = checkConfigHost(raw, true, 1);
+    const checked = checkAllowEntry(raw);
     if (!checked.ok) issues.add(['egress', 'allow', i], `egress.allow entry ${checked.message}`);
-    else if (!allow.includes(checked.value)) allow.push(checked.value);
+    else if (!allow.some((a) => allowEntryText(a) === allowEntryText(checked.value))) allow.push(checked.value);
   });
   return {
     unmatched: e.unmatched ?? 'deny',
@@ -109,6 +111,8 @@ function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
     maxConnections: l.max_connections ?? d.maxConnections,
     maxDelegatesInFlight: l.max_delegate_in_flight ?? d.maxDelegatesInFlight,
     shutdownTimeoutMs: issues.duration(['limits', 'shutdown_timeout'], l.shutdown_timeout, d.shutdownTimeoutMs),
+    bodyIdleTimeoutMs: issues.duration(['limits', 'body_idle_timeout'], l.body_idle_timeout, d.bodyIdleTimeoutMs),
+    drainDelayMs: issues.duration(['limits', 'drain_delay'], l.drain_delay, d.drainDelayMs),
   };
 }
 
@@ -195,6 +199,7 @@ export function convertConfig(
     version: 1,
     listen: listen ?? DEFAULTS.listen,
     admin,
+    adminDetail: w.admin_detail ?? false,
     vault: vault ?? ({} as VaultSettings),
     egress,
     tls: ok('tls') ? convertTls(w, opts) : { caDir: undefined, upstreamCaFile: undefined },

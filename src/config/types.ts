@@ -8,11 +8,14 @@ import type { EgressSettings, RateLimit, Route, RouteTimeouts } from '../routing
 import type { NoProxyEntry } from '../routing/no-proxy.js';
 
 export type {
+  AllowEntry,
   EgressSettings,
   HeaderType,
   InjectSpec,
   RateLimit,
+  ResponseGuardMode,
   Route,
+  RouteHeaders,
   RouteMatch,
   RouteMode,
   RouteTimeouts,
@@ -78,6 +81,10 @@ export interface LimitsSettings {
   /** Delegate-mode vault calls allowed to wait at once; beyond it, 503 VAULT_BUSY. */
   readonly maxDelegatesInFlight: number;
   readonly shutdownTimeoutMs: number;
+  /** Longest silence while a request body is arriving; independent of requestTimeoutMs. */
+  readonly bodyIdleTimeoutMs: number;
+  /** After SIGTERM: keep serving this long with /readyz at 503, then drain (0 = drain at once). */
+  readonly drainDelayMs: number;
 }
 
 /** Waits not tied to one route (I15): idle, not total, where streams may run long. */
@@ -136,6 +143,8 @@ export interface Config {
   readonly version: 1;
   readonly listen: HostPort;
   readonly admin: HostPort | undefined;
+  /** Serve /routes and /explain on an admin listener that is not on loopback. */
+  readonly adminDetail: boolean;
   readonly vault: VaultSettings;
   readonly egress: EgressSettings;
   readonly tls: TlsSettings;

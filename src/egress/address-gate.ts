@@ -18,7 +18,7 @@
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
-import type { Config, HostPort } from '../config/types.js';
+import type { AllowEntry, Config, HostPort } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import { addressBytes, canonicalAddress, isMappedV4 } from './ip.js';
 
@@ -236,7 +236,7 @@ export async function resolveEndpoint(host: string, port: number): Promise<HostP
 
 /** Gate options that follow the current config snapshot (block_private_addresses, exact allow-list). */
 export function gateFor(config: () => Config, ownEndpoints: () => ReadonlyArray<HostPort>, resolve?: GateOptions['resolve']): GateOptions {
-  const exact = new WeakMap<readonly string[], ReadonlySet<string>>();
+  const exact = new WeakMap<readonly AllowEntry[], ReadonlySet<string>>();
   return {
     get blockPrivate(): boolean {
       return config().egress.blockPrivateAddresses;
@@ -245,7 +245,7 @@ export function gateFor(config: () => Config, ownEndpoints: () => ReadonlyArray<
       const allow = config().egress.allow;
       let s = exact.get(allow);
       if (s === undefined) {
-        s = new Set(allow.filter((h) => !h.startsWith('*')));
+        s = new Set(allow.filter((e) => !e.host.startsWith('*')).map((e) => e.host));
         exact.set(allow, s);
       }
       return s;

@@ -9,6 +9,8 @@
  * cancels the upstream request and an upstream abort ends the client's response.
  * With an upstream (corporate) proxy configured, the same pools and agent reach their
  * origins through it (proxy/proxied.ts); the choice is made per origin, from no_proxy.
+ * On credential routes the answer passes through the response guard on its way
+ * (response-guard.ts): headers before they are written, each body chunk before it is.
  */
 import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
@@ -20,6 +22,7 @@ import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';
 import { proxyKey, UpstreamProxy, type ProxyUse } from '../egress/upstream-proxy.js';
 import { AbsoluteForm, PassthroughSwitch, tunnelConnector } from './proxied.js';
+import type { ResponseGuard } from './response-guard.js';
 
 export interface UpstreamOptions {
   /** Extra PEM trusted for upstream TLS in addition to the public roots (tests, private CAs). */
@@ -160,6 +163,10 @@ export interface ForwardRequest {
   readonly body: Readable | null;
   readonly headersTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Searches the answer for the injected credential (response-guard.ts); absent or null: not searched. */
+  readonly guard?: ResponseGuard | null;
+  /** Drop Set-Cookie from the answer (credential routes without keep_cookies, header-policy.ts). */
+  readonly dropSetCookie?: boolean;
 }
 
 /** Map an undici/TLS/socket error to the catalogue. */
@@ -195,6 +202,8 @@ class RelayHandler {
   #finished = false;
   readonly #res: ServerResponse;
   readonly #obs: ForwardObserver;
+  readonly #guard: ResponseGuard | null;
+  readonly #dropSetCookie: boolean;
   #resume: (() => void) | null = null;
   readonly #onDrain = (): void => {
     const r = this.#resume;
@@ -202,9 +211,11 @@ class RelayHandler {
     r?.();
   };
 
-  constructor(res: ServerResponse, obs: ForwardObserver) {
+  constructor(res: ServerResponse, obs: ForwardObserver, guard: ResponseGuard | null, dropSetCookie: boolean) {
     this.#res = res;
     this.#obs = obs;
+    this.#guard = guard;
+    this.#dropSetCookie = dropSetCookie;
   }
 
   /** The agent went away: cancel the upstream request. */
@@ -225,14 +236,47 @@ class RelayHandler {
     // 1xx informational answers are not relayed; the final answer follows.
     if (status < 200) return true;
     const res = this.#res;
-    res.writeHead(status, filterResponseHeaders(rawHeaders));
+    const headers = filterResponseHeaders(rawHeaders, this.#dropSetCookie);
     this.#obs.onUpstreamHeaders(status);
+    // The guard masks reflected credentials in place, or withholds the answer (502, nothing written).
+    if (this.#guard !== null && !this.#guard.headers(headers)) {
+      this.#blocked();
+      return false;
+    }
+    res.writeHead(status, headers);
     this.#resumeFn = resume;
     return true;
   }
   #resumeFn: (() => void) | null = null;
 
   onData(chunk: Buffer): boolean {
+    const g = this.#guard;
+    if (g === null) return this.#write(chunk);
+    if (!g.inflating) {
+      const out = g.body(chunk);
+      if (out === null) {
+        this.#blocked();
+        return false;
+      }
+      return out.length === 0 || this.#write(out);
+    }
+    // Compressed: the upstream stays paused until the inflated copy of this chunk is searched.
+    let sync = true;
+    let flowing = false;
+    g.bodyAsync(chunk, (out) => {
+      if (this.#finished) return;
+      if (out === null) return this.#blocked();
+      const ok = out.length === 0 || this.#write(out);
+      // A verdict given at once is this call's answer; a later one resumes the paused upstream.
+      if (sync) flowing = ok;
+      else if (ok) this.#resumeFn?.();
+    });
+    sync = false;
+    return flowing;
+  }
+
+  /** Write to the agent; false (after arranging a resume on drain) under backpressure. */
+  #write(chunk: Buffer): boolean {
     this.#obs.onBytesOut(chunk.length);
     if (this.#res.write(chunk)) return true;
     // Backpressure: pause the upstream until the agent drains.
@@ -241,16 +285,40 @@ class RelayHandler {
     return false;
   }
 
-  onComplete(): void {
+  /** The guard withheld the answer: end the exchange, never writing the secret's bytes. */
+  #blocked(): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#res.end();
+    this.#guard?.close();
+    const err = new SidecarError('RESPONSE_BLOCKED');
+    this.#abort?.(err);
+    this.#obs.onDone(err);
+  }
+
+  onComplete(): void {
+    if (this.#finished) return;
+    const g = this.#guard;
+    // A compressed body may still have chunks waiting for their verdict: end after them.
+    if (g?.inflating === true) g.endAsync((rest) => this.#complete(rest));
+    else this.#complete(g?.end() ?? null);
+  }
+
+  #complete(rest: Buffer | null): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (rest !== null && rest.length > 0) {
+      this.#obs.onBytesOut(rest.length);
+      this.#res.end(rest);
+    } else {
+      this.#res.end();
+    }
     this.#obs.onDone(null);
   }
 
   onError(err: Error): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#guard?.close();
     const e = upstreamError(err);
     this.#obs.onDone(e);
   }
@@ -267,7 +335,7 @@ export type ForwardStage = (req: ForwardRequest, res: ServerResponse, obs: Forwa
 
 /** Dispatch one request upstream. Returns a canceller for when the agent goes away. */
 export function forward(req: ForwardRequest, res: ServerResponse, obs: ForwardObserver): () => void {
-  const handler = new RelayHandler(res, obs);
+  const handler = new RelayHandler(res, obs, req.guard ?? null, req.dropSetCookie ?? false);
   req.dispatcher.dispatch(
     {
       origin: req.origin,

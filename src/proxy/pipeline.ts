@@ -30,9 +30,12 @@ import type { RequestForm } from '../routing/types.js';
 import { type DelegateSource, delegateRequest } from './delegate.js';
 import { forward, type ForwardStage, type Upstreams } from './forward.js';
 import { buildUpstreamHeaders, hasRequestBody, inspectRequestHeaders } from './headers.js';
-import { outcomeOf, recordRequest } from './record.js';
+import { outcomeOf, trackRequest } from './record.js';
 import { RequestState } from './request-state.js';
 import type { Snapshot } from './snapshot.js';
+import { dropsSetCookie, requestPolicyFor } from './header-policy.js';
+import { createGuard, type ResponseGuard } from './response-guard.js';
+import { watchBodyIdle } from './body-idle.js';
 
 /** What an adapter hands the pipeline. */
 export interface Intent {
@@ -74,9 +77,14 @@ export class Pipeline {
   /** Run a request through the stages. Never throws; every failure becomes a catalogued reply. */
   handle(req: IncomingMessage, res: ServerResponse, intent: Intent): void {
     const st = new RequestState(req, intent.request.form, intent.caller, intent.forward ?? null);
-    res.once('close', () => recordRequest(this.#d, st, res));
+    trackRequest(this.#d, st, res);
     try {
       const snap = (st.snap = this.#d.snapshot());
+      // A body that stops arriving ends the request, whatever stage it is in (limits.body_idle_timeout).
+      const bodyIdleMs = snap.config.limits.bodyIdleTimeoutMs;
+      if (bodyIdleMs > 0 && hasRequestBody(req.headers) && !req.complete) {
+        res.once('close', watchBodyIdle(req, bodyIdleMs, () => this.#bodyStalled(st, res)));
+      }
 
       // 1 match: the one routing decision, on this snapshot (I13).
       const d = decide(snap, { method: st.method, request: intent.request, hostHeader: req.headers.host, agent: st.caller?.agent ?? null });
@@ -114,7 +122,7 @@ export class Pipeline {
   reject(req: IncomingMessage, res: ServerResponse, r: Refused, err: unknown): void {
     const st = new RequestState(req, r.form, r.caller, r.forward ?? null);
     st.host = r.host;
-    res.once('close', () => recordRequest(this.#d, st, res));
+    trackRequest(this.#d, st, res);
     this.#fail(st, res, err);
   }
 
@@ -175,10 +183,30 @@ export class Pipeline {
       keepCookies: r.keepCookies,
       injected: st.header,
       contentLength: st.req.headers['content-length'],
+      policy: requestPolicyFor(r),
     });
     if (st.header !== null) this.#d.metrics.injections.inc([r.name, out.replacedAgentHeader ? 'replaced_agent_header' : 'injected']);
     st.outcome = 'forwarded';
-    st.outbound = { dispatcher: this.#d.upstreams.forRoute(r), origin: r.upstream.origin, path: d.upstreamPath, headers: out.list, timeouts: r.timeouts };
+    // The answer is searched for the header just injected (response guard), unless the route turned it off.
+    const guard: ResponseGuard | null =
+      st.header === null
+        ? null
+        : createGuard(this.#d, st.header.value, r.responseGuard, {
+            id: st.id,
+            route: r.name,
+            agent: st.caller?.agent.name ?? '',
+            onAction: (a) => {
+              st.guard = a;
+            },
+          });
+    st.outbound = {
+      dispatcher: this.#d.upstreams.forRoute(r),
+      origin: r.upstream.origin,
+      path: d.upstreamPath,
+      headers: out.list,
+      timeouts: r.timeouts,
+      answer: { guard, dropSetCookie: dropsSetCookie(r) },
+    };
     st.viaProxy = this.#d.upstreams.viaProxy(r.upstream.scheme, r.upstream.host, r.upstream.port); // upstream proxy (log, metrics)
     this.#forward(st, res);
   }
@@ -193,10 +221,11 @@ export class Pipeline {
       keepCookies: true,
       injected: null,
       contentLength: st.req.headers['content-length'],
+      policy: requestPolicyFor(null),
     });
     st.outcome = 'passthrough';
     const t = st.snap!.config.timeouts.passthrough;
-    st.outbound = { dispatcher: this.#d.upstreams.passthrough(t.connectMs), origin: `http://${authority}`, path: d.path, headers: out.list, timeouts: t };
+    st.outbound = { dispatcher: this.#d.upstreams.passthrough(t.connectMs), origin: `http://${authority}`, path: d.path, headers: out.list, timeouts: t, answer: NO_ANSWER_POLICY };
     st.viaProxy = this.#d.upstreams.viaProxy('http', d.host, d.port); // upstream proxy (log, metrics)
     this.#forward(st, res);
   }
@@ -215,6 +244,8 @@ export class Pipeline {
         body: hasRequestBody(st.req.headers) ? (st.body ?? st.req) : null,
         headersTimeoutMs: o.timeouts.headersMs,
         idleTimeoutMs: o.timeouts.idleMs,
+        guard: o.answer.guard,
+        dropSetCookie: o.answer.dropSetCookie,
       },
       res,
       {
@@ -265,8 +296,21 @@ export class Pipeline {
     }
   }
 
+  /** The agent's body went silent: abort the upstream request, answer 408 (or cut), then close. */
+  #bodyStalled(st: RequestState, res: ServerResponse): void {
+    this.#fail(st, res, new SidecarError('REQUEST_TIMEOUT', { message: 'The request body stopped arriving (limits.body_idle_timeout).' }));
+    st.cancel?.();
+    // The rest of the body will never come: close once the answer is out.
+    res.once('finish', () => st.req.socket?.destroySoon());
+  }
+
   /** Answer with the catalogued error, or cut the stream when the answer has begun. */
   #fail(st: RequestState, res: ServerResponse, err: unknown): void {
+    // Once an answer is out or cut, the first failure is the one on record (later ones are its echoes).
+    if (st.code !== null && (res.headersSent || res.destroyed)) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     const e = toSidecarError(err);
     st.code = e.code;
     st.outcome = outcomeOf(e);
@@ -299,3 +343,6 @@ function describe(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${(cause as { code?: string }).code ?? ''} ${cause.message}`.slice(0, 300);
   return String(cause).slice(0, 300);
 }
+
+/** Passthrough answers carry no injected credential: nothing to guard, cookies pass. */
+const NO_ANSWER_POLICY = Object.freeze({ guard: null, dropSetCookie: false });

@@ -12,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { ErrorCode, SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { codeClass, type Metrics, type Outcome } from '../metrics/metrics.js';
+import { codeClass, type Metrics, type Outcome, type UpstreamProxyResult } from '../metrics/metrics.js';
 
 /** The fields of the canonical per-request line; names are constant and tests assert on them. */
 export interface RequestRecord {
@@ -33,6 +33,8 @@ export interface RequestRecord {
   cache: string | null;
   /** Sent through the upstream (corporate) proxy. */
   via_proxy: boolean;
+  /** The response guard's action on this answer (masked, aborted, uninspectable); absent when it did nothing. */
+  guard?: string;
 }
 
 /** Request ids: a per-process random prefix and a counter; unique across restarts, no UUID per request. */
@@ -68,16 +70,25 @@ export interface Recorded {
   readonly upstreamMs: number | null;
   readonly bytesOut: number;
   readonly cache: string | null;
+  /** The response guard's action on this answer, if it acted. */
+  readonly guard: string | null;
   readonly cancel: (() => void) | null;
   readonly viaProxy: boolean;
   readonly release: (() => void) | null;
   settled: boolean;
 }
 
+/** Count the request in flight and record it when its response closes, either way (once per RequestState). */
+export function trackRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
+  d.metrics.inFlight += 1;
+  res.once('close', () => recordRequest(d, st, res));
+}
+
 /** Record one request, exactly once, when its response has closed either way. */
 export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
   if (st.settled) return;
   st.settled = true;
+  d.metrics.inFlight -= 1;
   st.release?.();
   if (!res.writableFinished) {
     // The agent went away mid-exchange: cancel upstream (client abort → upstream abort).
@@ -114,11 +125,12 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_out: st.bytesOut,
     cache: st.cache,
     via_proxy: st.viaProxy,
+    ...(st.guard === null ? {} : { guard: st.guard }),
   });
 }
 
 /** The bounded `result` of `upstream_proxy_requests_total`: ok, or which hop failed how. */
-export function proxyResult(code: ErrorCode | null): string {
+export function proxyResult(code: ErrorCode | null): UpstreamProxyResult {
   switch (code) {
     case null:
       return 'ok';

@@ -17,6 +17,7 @@ import type { RequestForm } from '../routing/types.js';
 import type { ForwardStage } from './forward.js';
 import { nextRequestId } from './record.js';
 import type { Snapshot } from './snapshot.js';
+import type { GuardAction, ResponseGuard } from './response-guard.js';
 
 /** What the forward stage sends: built by inject (or passthrough), read by forward. */
 export interface Outbound {
@@ -27,6 +28,8 @@ export interface Outbound {
   /** Lowercase name/value pairs, already stripped and injected. */
   readonly headers: string[];
   readonly timeouts: Pick<RouteTimeouts, 'headersMs' | 'idleMs'>;
+  /** How the answer is treated: the response guard (credential routes) and Set-Cookie policy. */
+  readonly answer: { readonly guard: ResponseGuard | null; readonly dropSetCookie: boolean };
 }
 
 export class RequestState {
@@ -72,6 +75,8 @@ export class RequestState {
   settled = false;
   /** Ends the stream count of a rate limit (and the delegate in-flight count). */
   release: (() => void) | null = null;
+  /** What the response guard last did to this answer (masked, aborted, uninspectable), if anything. */
+  guard: GuardAction | null = null;
 
   constructor(
     readonly req: IncomingMessage,

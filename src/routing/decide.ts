@@ -154,11 +154,11 @@ export function decide(view: RoutingView, input: DecisionInput): Decision {
  * without routes gets a byte tunnel; anything else is NO_ROUTE. Nothing is dialled here.
  */
 function decideConnect(view: RoutingView, host: string, port: number, tls: boolean): Decision {
-  const routes = view.table.routesForHost(host);
+  const routes = view.table.routesForHost(host, port);
   if (routes.length > 0) {
     if (tls && !view.interception) return deny('connect', new SidecarError('INTERCEPT_DISABLED'), host, routes[0]!);
     return { kind: 'route', form: 'connect', route: routes[0]!, host, upstreamPath: '' };
   }
-  if (view.table.isAllowedPassthrough(host)) return { kind: 'passthrough', form: 'connect', host, port, path: '' };
+  if (view.table.isAllowedPassthrough(host, port, 'tunnel')) return { kind: 'passthrough', form: 'connect', host, port, path: '' };
   return deny('connect', new SidecarError('NO_ROUTE'), host);
 }

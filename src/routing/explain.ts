@@ -185,7 +185,8 @@ function describe(base: { method: string; url: string }, d: Decision, agent: str
         form: d.form,
         agent,
         route: r.name,
-        credential: r.credential,
+        // The path the vault would be asked for: `{agent}` is the calling agent (a whole segment).
+        credential: agent === null || r.credential === null ? r.credential : r.credential.split('{agent}').join(agent),
         mode: r.credential === null ? 'forward' : r.mode,
         header,
         upstream: r.upstream.origin + d.upstreamPath,

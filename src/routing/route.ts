@@ -39,6 +39,11 @@ export interface RouteTimeouts {
 export interface RouteMatch {
   /** Exact lowercase host, or `*.example.com` when `allowWildcardHost` is set. */
   readonly host: string | undefined;
+  /**
+   * Ports a host-form request may name (`match.port`/`match.ports`). Empty: the default
+   * port of the request's scheme only (80 for http://, 443 for https://; 80 or 443 for CONNECT).
+   */
+  readonly ports: readonly number[];
   /** Path patterns: exact (`/v1/models`) or prefix (`/v1/*`, matching whole segments). Empty = any path. */
   readonly paths: readonly string[];
   /** Uppercase methods; empty = any method. */
@@ -70,6 +75,20 @@ export interface Route {
   readonly line: number | undefined;
   /** Per agent per route (per route without `agents:`); absent: no limit. */
   readonly rateLimit?: RateLimit;
+  /** What to do when the upstream's answer carries the injected credential (proxy/response-guard). */
+  readonly responseGuard: ResponseGuardMode;
+  /** Forward the agent's Forwarded / X-Forwarded-* / X-Real-IP / Via headers (stripped by default). */
+  readonly keepForwardingHeaders: boolean;
+  /** Request headers the route sets (replacing the agent's) and removes (proxy/header-policy). */
+  readonly headers: RouteHeaders;
+}
+
+export type ResponseGuardMode = 'mask' | 'abort' | 'off';
+
+/** `headers: {set, remove}` on a route; names lowercase. */
+export interface RouteHeaders {
+  readonly set: ReadonlyArray<readonly [name: string, value: string]>;
+  readonly remove: readonly string[];
 }
 
 /** A token bucket: `requests` per `perMs`, holding at most `burst` (it starts full). */
@@ -90,9 +109,18 @@ export type UnmatchedPolicy = 'deny' | 'passthrough';
 
 export interface EgressSettings {
   readonly unmatched: UnmatchedPolicy;
-  /** Hosts tunnelled/forwarded without credentials: exact names or `*.suffix`. */
-  readonly allow: readonly string[];
+  /** Hosts tunnelled/forwarded without credentials: exact names or `*.suffix`, each with an optional port. */
+  readonly allow: readonly AllowEntry[];
   readonly blockPrivateAddresses: boolean;
   /** Accept origin-form requests whose Host names a route's exact host (opt-in). */
   readonly hostHeaderForm: boolean;
+}
+
+/**
+ * One `egress.allow` entry. Without a port, byte tunnels may go to 443 and plain HTTP
+ * passthrough to 80; with one, exactly that port (for either).
+ */
+export interface AllowEntry {
+  readonly host: string;
+  readonly port: number | undefined;
 }

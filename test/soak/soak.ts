@@ -124,7 +124,7 @@ vault:
 egress:
   unmatched: deny
   block_private_addresses: false
-  allow: ["127.0.0.1"]
+  allow: ["127.0.0.1:${ups.sentinel!.port}"]
 routes:
   - name: openai
     match: { host: api.openai.com, path: /v1/* }

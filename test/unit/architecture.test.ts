@@ -15,7 +15,7 @@
  *   proxy       listener, adapters, pipeline stages
  *   tunnel      CONNECT, inner HTTP, interception, WebSocket (built on the proxy core)
  *   admin       the admin listener
- *   app         the composition root
+ *   app         the composition root; the agent environment derived from a config (agent-env)
  *   devvault    the development vault: only the CLI may start it, never the proxy path
  *   cli         commands and entry points
  */
@@ -29,8 +29,8 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
 /** Layers, lowest first: the first rule that matches a path (relative to src/, with '/') decides. */
 const LAYERS: ReadonlyArray<readonly [string, (p: string) => boolean]> = [
-  ['cli', (p) => /^(main|cli|cli-args|ca-cli|env-cli|healthcheck)\.ts$/.test(p) || /^(cli|dev)\//.test(p) || /(^|\/)[a-z-]*cli\.ts$/.test(p)],
-  ['base', (p) => ['errors.ts', 'log.ts', 'listen.ts', 'vault/errors.ts'].includes(p)],
+  ['cli', (p) => /^(main|healthcheck)\.ts$/.test(p) || /^(cli|dev)\//.test(p)],
+  ['base', (p) => ['errors.ts', 'log.ts', 'listen.ts', 'version.ts', 'vault/errors.ts'].includes(p)],
   ['routing', (p) => p.startsWith('routing/')],
   ['config', (p) => p.startsWith('config/')],
   ['vault', (p) => p.startsWith('vault/') || p.startsWith('credentials/')],
@@ -40,7 +40,7 @@ const LAYERS: ReadonlyArray<readonly [string, (p: string) => boolean]> = [
   ['tunnel', (p) => p.startsWith('proxy/tunnel/')],
   ['proxy', (p) => p.startsWith('proxy/')],
   ['admin', (p) => p.startsWith('admin/')],
-  ['app', (p) => p === 'app.ts' || p === 'run.ts'],
+  ['app', (p) => p === 'app.ts' || p === 'run.ts' || p === 'agent-env.ts'],
   ['devvault', (p) => p.startsWith('devvault/')],
 ];
 const ORDER = ['base', 'routing', 'config', 'vault', 'egress', 'metrics', 'gateway', 'proxy', 'tunnel', 'admin', 'app', 'devvault', 'cli'];
@@ -148,8 +148,8 @@ test('the proxy path never reaches the development vault', () => {
 test('the layer rules catch what they claim to (self-check on a made-up graph)', () => {
   assert.equal(layerOf('routing/decide.ts'), 'routing');
   assert.equal(layerOf('proxy/tunnel/connect.ts'), 'tunnel');
-  assert.equal(layerOf('vault/keygen-cli.ts'), 'cli');
-  assert.equal(layerOf('devvault/cli.ts'), 'cli');
+  assert.equal(layerOf('cli/keygen.ts'), 'cli');
+  assert.equal(layerOf('dev/session.ts'), 'cli');
   assert.equal(layerOf('devvault/server.ts'), 'devvault');
   assert.ok(ORDER.indexOf(layerOf('config/types.ts')) > ORDER.indexOf(layerOf('routing/route.ts')), 'routing may not import config');
   assert.ok(ORDER.indexOf(layerOf('proxy/pipeline.ts')) < ORDER.indexOf(layerOf('proxy/tunnel/websocket.ts')), 'the proxy core may not import tunnel/');

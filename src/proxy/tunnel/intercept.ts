@@ -39,8 +39,11 @@ function canonicalSni(name: string): string {
 
 export class Interceptor {
   readonly leaves: LeafCache;
+  /** When the CA certificate expires (ms since the epoch), for the expiry metric. */
+  readonly caNotAfterMs: number;
 
   constructor(ca: CaMaterial, opts: InterceptorOptions = {}) {
+    this.caNotAfterMs = Date.parse(ca.cert.validTo);
     this.leaves = new LeafCache(ca.issuer, opts.leafDays === undefined ? {} : { days: opts.leafDays });
   }
 

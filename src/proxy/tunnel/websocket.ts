@@ -10,6 +10,10 @@
  * A 101 from the upstream is relayed and the two sockets are spliced; any other answer
  * is relayed as an ordinary response and the connection closed. A refusal is a
  * catalogued HTTP error written on the agent's socket.
+ *
+ * The response guard (response-guard.ts) searches the upgrade answer's headers and the
+ * body of a non-101 answer (a compressed one is withheld: it is never streamed here);
+ * WebSocket frames after the 101 are spliced bytes and are not searched.
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -85,23 +89,49 @@ function forwardUpgrade(
     finished = true;
     obs.onDone(err);
   };
+  /** The guard withheld the answer: 502 before anything is written, or a cut connection after. */
+  const blocked = (): void => {
+    fwd.guard?.close();
+    abort?.(new SidecarError('RESPONSE_BLOCKED'));
+    done(new SidecarError('RESPONSE_BLOCKED'));
+  };
+  /** Mask (or withhold) reflected credentials in the answer's headers; compressed bodies are not streamed here. */
+  const guardHeaders = (headers: string[]): boolean => {
+    const g = fwd.guard;
+    if (g === null || g === undefined) return true;
+    if (g.headers(headers)) {
+      if (!g.inflating) return true;
+      g.withhold();
+    }
+    blocked();
+    return false;
+  };
   const handler = {
     onConnect(a: (err?: Error) => void): void {
       abort = a;
     },
     onHeaders(status: number, raw: Buffer[]): boolean {
       if (status < 200) return true;
-      res.writeHead(status, filterResponseHeaders(raw));
+      const headers = filterResponseHeaders(raw, fwd.dropSetCookie);
       obs.onUpstreamHeaders(status);
+      if (!guardHeaders(headers)) return false;
+      res.writeHead(status, headers);
       return true;
     },
     onData(chunk: Buffer): boolean {
-      obs.onBytesOut(chunk.length);
-      res.write(chunk);
+      const out = fwd.guard ? fwd.guard.body(chunk) : chunk;
+      if (out === null) {
+        blocked();
+        return false;
+      }
+      obs.onBytesOut(out.length);
+      res.write(out);
       return true;
     },
     onComplete(): void {
-      res.end();
+      if (finished) return;
+      const rest = fwd.guard?.end();
+      res.end(rest !== undefined && rest.length > 0 ? rest : undefined);
       done(null);
     },
     onError(err: Error): void {
@@ -109,10 +139,15 @@ function forwardUpgrade(
     },
     onUpgrade(status: number, raw: Buffer[], socket: Duplex): void {
       upstream = socket;
-      onSpliced();
+      const headers = filterResponseHeaders(raw, fwd.dropSetCookie);
       obs.onUpstreamHeaders(status);
+      if (!guardHeaders(headers)) {
+        socket.destroy();
+        return;
+      }
+      onSpliced();
       // Upgrade and Connection are hop-by-hop and filtered; they are restated for this one hop.
-      res.writeHead(101, [...filterResponseHeaders(raw), 'connection', 'Upgrade', 'upgrade', 'websocket']);
+      res.writeHead(101, [...headers, 'connection', 'Upgrade', 'upgrade', 'websocket']);
       res.end();
       splice(client, socket, head, idleMs, (n) => obs.onBytesOut(n));
       done(null);

@@ -63,7 +63,7 @@ const ROWS: Row[] = [
   { name: 'absolute, routed host, path outside the route', on: 'single', method: 'GET', url: 'http://api.openai.com/v2/other', expect: DENY('METHOD_DENIED') },
   { name: 'absolute custom-header route', on: 'single', method: 'GET', url: 'http://api.anthropic.com/v1/messages', expect: R('anthropic') },
   { name: 'absolute, host case and trailing dot', on: 'single', method: 'GET', url: 'http://API.GITHUB.COM./user', expect: R('github') },
-  { name: 'absolute, a port is not part of the match', on: 'single', method: 'GET', url: 'http://api.github.com:8443/user', expect: R('github') },
+  { name: 'absolute, a port the route does not list is NO_ROUTE (ports are part of the route)', on: 'single', method: 'GET', url: 'http://api.github.com:8443/user', expect: DENY('NO_ROUTE') },
   { name: 'absolute https:// to a route', on: 'single', method: 'GET', url: 'https://api.openai.com/v1/models', expect: R('openai') },
   { name: 'absolute DELETE, route without method list', on: 'single', method: 'DELETE', url: 'http://api.github.com/repos/x', expect: R('github') },
   { name: 'absolute GET, GET-only route', on: 'single', method: 'GET', url: 'http://api.readonly.test/x', expect: R('readonly') },
@@ -113,13 +113,13 @@ const ROWS: Row[] = [
   { name: 'gateway: CONNECT without identification', on: 'gateway', method: 'CONNECT', url: 'api.github.com:80', expect: DENY('PROXY_AUTH_REQUIRED') },
 ];
 
-const SINGLE_ROUTES = `${STANDARD_ROUTES.replace('  unmatched: deny\n', '  unmatched: deny\n  allow: [localhost]\n')}  - name: readonly
+const SINGLE_ROUTES = `${STANDARD_ROUTES.replace('  unmatched: deny\n', '  unmatched: deny\n  allow: ["localhost:${ECHO_PORT}"]\n')}  - name: readonly
     match: { host: api.readonly.test, methods: [GET] }
     upstream: \${ECHO}
     allow_plaintext: true
 `;
 const GATEWAY_YAML = `
-egress: { unmatched: deny, allow: [localhost], block_private_addresses: false, host_header_form: true }
+egress: { unmatched: deny, allow: ["localhost:\${ECHO_PORT}"], block_private_addresses: false, host_header_form: true }
 routes:
   - { name: openai, match: { host: api.openai.com, path: /v1/* }, prefix: /openai, upstream: "\${ECHO}", allow_plaintext: true, credential: openai/api-key }
   - name: anthropic

@@ -30,7 +30,7 @@ before(async () => {
     routes: `
 egress:
   unmatched: deny
-  allow: [direct.example.test, api.upstream.test, plain.upstream.test]
+  allow: ["direct.example.test:${local.port}", "api.upstream.test:${remote.port}", "plain.upstream.test:\${ECHO_PORT}"]
   upstream_proxy: ${squid.url}
   no_proxy: [127.0.0.0/8, direct.example.test]
 routes:

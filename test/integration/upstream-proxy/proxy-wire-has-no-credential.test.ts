@@ -34,7 +34,7 @@ before(async () => {
     resolve: fakeDns({}),
     routes: `
 egress:
-  allow: [${NAME}]
+  allow: ["${NAME}:${upstream.port}"]
   upstream_proxy: ${capture.url}
   upstream_proxy_credential_env: CORP_PROXY_CREDENTIAL
 routes:
@@ -57,6 +57,20 @@ after(async () => {
   await stack.close();
   await capture.close();
   await upstream.close();
+});
+
+test('before any request, the proxy counters are exported at 0 for every route and result the proxy can serve', async () => {
+  const P = 'sanctum_sidecar_upstream_proxy_';
+  const text = await (await request(`${stack.adminUrl}/metrics`)).body.text();
+  // openai (https) and github (plain http, opted in) go through the proxy; none: the allow-listed tunnels.
+  for (const route of ['openai', 'github', 'none']) {
+    for (const result of ['ok', 'proxy_auth', 'proxy_refused', 'proxy_error', 'proxy_unreachable', 'address_blocked', 'upstream_error', 'error']) {
+      assert.ok(text.includes(`\n${P}requests_total{route="${route}",result="${result}"} 0\n`), `${route}/${result} declared at 0`);
+    }
+  }
+  for (const result of ['ok', 'auth_required', 'refused', 'error', 'unreachable']) {
+    assert.ok(text.includes(`\n${P}connects_total{result="${result}"} 0\n`), `connects ${result} declared at 0`);
+  }
 });
 
 test('for https upstreams the proxy receives CONNECT heads and TLS records only', async () => {

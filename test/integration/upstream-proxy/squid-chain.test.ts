@@ -44,7 +44,7 @@ before(async () => {
     routes: `
 egress:
   unmatched: deny
-  allow: [${NAME}, plain.upstream.test]
+  allow: ["${NAME}:${upstream.port}", "plain.upstream.test:\${ECHO_PORT}"]
   upstream_proxy: ${squid.url}
   upstream_proxy_credential: corp/proxy
 routes:
