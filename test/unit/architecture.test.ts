@@ -16,6 +16,7 @@
  *   tunnel      CONNECT, inner HTTP, interception, WebSocket (built on the proxy core)
  *   admin       the admin listener
  *   app         the composition root; the agent environment derived from a config (agent-env)
+ *   injector    the Kubernetes admission webhook: beside the app, nothing on the request path imports it
  *   devvault    the development vault: only the CLI may start it, never the proxy path
  *   cli         commands and entry points
  */
@@ -41,9 +42,10 @@ const LAYERS: ReadonlyArray<readonly [string, (p: string) => boolean]> = [
   ['proxy', (p) => p.startsWith('proxy/')],
   ['admin', (p) => p.startsWith('admin/')],
   ['app', (p) => p === 'app.ts' || p === 'run.ts' || p === 'agent-env.ts'],
+  ['injector', (p) => p.startsWith('injector/')],
   ['devvault', (p) => p.startsWith('devvault/')],
 ];
-const ORDER = ['base', 'routing', 'config', 'vault', 'egress', 'metrics', 'gateway', 'proxy', 'tunnel', 'admin', 'app', 'devvault', 'cli'];
+const ORDER = ['base', 'routing', 'config', 'vault', 'egress', 'metrics', 'gateway', 'proxy', 'tunnel', 'admin', 'app', 'injector', 'devvault', 'cli'];
 
 function layerOf(p: string): string {
   const hit = LAYERS.find(([, match]) => match(p));

@@ -49,6 +49,8 @@ const OVERRIDES: Record<string, string> = {
   'key-file': 'SANCTUM_SIDECAR_KEY_FILE',
   'ca-dir': 'SANCTUM_SIDECAR_CA_DIR',
   'shutdown-timeout': 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT',
+  'drain-delay': 'SANCTUM_SIDECAR_DRAIN_DELAY',
+  'upstream-proxy': 'SANCTUM_SIDECAR_UPSTREAM_PROXY',
 };
 const CONFIG = { config: 'SANCTUM_SIDECAR_CONFIG' };
 
@@ -62,6 +64,11 @@ const DOCUMENTED: Record<string, Record<string, string | null>> = {
   ca: { out: null, force: null, days: null },
   keygen: { out: null, encrypt: null, force: null },
   'dev-vault': { file: null, listen: null, socket: null, 'audit-log': null },
+  injector: {
+    'tls-cert': null, 'tls-key': null, listen: null, values: null, image: null, 'image-pull-policy': null, 'kube-version': null, mode: null,
+    'vault-address': null, 'vault-agent': null, 'routes-configmap': null, 'agent-key-secret': null, 'strict-namespaces': null,
+    'max-body': null, 'drain-delay': null, 'shutdown-timeout': null, 'log-level': null,
+  },
 };
 
 /** The help line of `--flag` and the line after it (where env twin and default go). */

@@ -11,7 +11,7 @@ import { rawRequest } from '../../helpers/raw.js';
 let s: Stack;
 before(async () => {
   s = await startStack({
-    routes: 'egress: { unmatched: deny, allow: [localhost], block_private_addresses: false }\nroutes: []\n',
+    routes: 'egress: { unmatched: deny, allow: ["localhost:${ECHO_PORT}"], block_private_addresses: false }\nroutes: []\n',
     extra: 'timeouts: { passthrough: { connect: 2s, headers: 300ms, idle: 2s } }',
   });
 });
