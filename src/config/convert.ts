@@ -29,6 +29,7 @@ export const DEFAULTS = {
     maxConnections: 1024,
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
+    retryBufferBytes: 64 * 1024,
     bodyIdleTimeoutMs: 60_000,
     drainDelayMs: 0,
   },
@@ -111,6 +112,7 @@ function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
     maxConnections: l.max_connections ?? d.maxConnections,
     maxDelegatesInFlight: l.max_delegate_in_flight ?? d.maxDelegatesInFlight,
     shutdownTimeoutMs: issues.duration(['limits', 'shutdown_timeout'], l.shutdown_timeout, d.shutdownTimeoutMs),
+    retryBufferBytes: retryBuffer(issues, l.retry_buffer),
     bodyIdleTimeoutMs: issues.duration(['limits', 'body_idle_timeout'], l.body_idle_timeout, d.bodyIdleTimeoutMs),
     drainDelayMs: issues.duration(['limits', 'drain_delay'], l.drain_delay, d.drainDelayMs),
   };
@@ -137,6 +139,16 @@ function convertTimeouts(issues: Issues, w: WireConfig): TimeoutSettings {
     websocketIdleMs: positive(['websocket_idle'], t.websocket_idle, d.websocketIdleMs),
     tlsHandshakeMs: positive(['tls_handshake'], t.tls_handshake, d.tlsHandshakeMs),
   };
+}
+
+/** Held bodies cost memory per request in flight: keep the bound modest. */
+const MAX_RETRY_BUFFER = 16 * 1024 * 1024;
+
+function retryBuffer(issues: Issues, raw: string | number | undefined): number {
+  const bytes = issues.size(['limits', 'retry_buffer'], raw, DEFAULTS.limits.retryBufferBytes);
+  if (bytes <= MAX_RETRY_BUFFER) return bytes;
+  issues.add(['limits', 'retry_buffer'], 'limits.retry_buffer is at most 16mb (each request in flight may hold this much memory)');
+  return DEFAULTS.limits.retryBufferBytes;
 }
 
 function convertTls(w: WireConfig, opts: ConvertOptions): TlsSettings {

@@ -208,6 +208,9 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
         : 'response_guard cannot apply in delegate mode: the sidecar never sees the credential the vault uses (remove the key)',
     );
   }
+  if (w.retry !== undefined && mode === 'delegate') {
+    issues.add([...at, 'retry'], '`retry` applies to inject routes; in delegate mode the vault makes the request and decides about retries');
+  }
   if (issues.list.length !== before || upstream === undefined) return undefined;
   return {
     name: w.name,
@@ -225,6 +228,7 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
     timeouts,
     maxBodyBytes,
     line: issues.line(at),
+    retryNonIdempotent: w.retry?.non_idempotent ?? false,
     // The guard looks for the header the sidecar injects; delegate and plain routes inject none.
     responseGuard: credential !== null && mode === 'inject' ? (w.response_guard ?? 'mask') : 'off',
     keepForwardingHeaders: w.keep_forwarding_headers ?? false,

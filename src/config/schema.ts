@@ -47,6 +47,7 @@ export interface WireLimits {
   max_connections?: number;
   max_delegate_in_flight?: number;
   shutdown_timeout?: WireDuration;
+  retry_buffer?: string | number;
   body_idle_timeout?: WireDuration;
   drain_delay?: WireDuration;
 }
@@ -88,6 +89,12 @@ export interface WireRoute {
   response_guard?: 'mask' | 'abort' | 'off';
   keep_forwarding_headers?: boolean;
   headers?: { set?: Record<string, string>; remove?: string[] };
+  retry?: WireRetry;
+}
+
+/** Upstream connection-reuse retries (issue 18): opt non-idempotent methods in. */
+export interface WireRetry {
+  non_idempotent?: boolean;
 }
 
 /** A token bucket (`requests` per `per`, holding `burst`) and/or a cap on concurrent streams. */
@@ -203,6 +210,7 @@ const route = obj(
     timeouts: obj({ connect: duration, headers: duration, idle: duration }),
     max_body: size,
     rate_limit: rateLimit,
+    retry: obj({ non_idempotent: { type: 'boolean' } }),
     response_guard: { enum: ['mask', 'abort', 'off'] },
     keep_forwarding_headers: { type: 'boolean' },
     headers: obj({
@@ -285,6 +293,7 @@ export const ROUTES_SCHEMA = obj(
       max_connections: { type: 'integer', minimum: 1, maximum: 1000000 },
       max_delegate_in_flight: { type: 'integer', minimum: 1, maximum: 100000 },
       shutdown_timeout: duration,
+      retry_buffer: size,
       body_idle_timeout: duration,
       drain_delay: duration,
     }),

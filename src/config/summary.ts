@@ -68,6 +68,7 @@ function describeRoute(c: Config, r: Route, i: number): string[] {
     r.keepCookies ? 'keeps cookies' : '',
     r.mode === 'delegate' ? `max body ${formatBytes(r.maxBodyBytes)}` : '',
     r.rateLimit !== undefined ? `rate limit ${describeLimit(r.rateLimit)}` : '',
+    r.retryNonIdempotent ? 'retries non-idempotent methods' : '',
     r.credential !== null && r.mode === 'inject' ? `response guard ${r.responseGuard}` : '',
     r.keepForwardingHeaders ? 'keeps forwarding headers' : '',
     r.headers.set.length > 0 ? `sets ${r.headers.set.map(([n]) => n).join(', ')}` : '',
@@ -95,7 +96,8 @@ export function summarizeConfig(c: Config): string {
     `tls: interception CA ${c.tls.caDir ?? '(not configured)'}; extra upstream CA ${c.tls.upstreamCaFile ?? '(none)'}`,
     `limits: headers ${formatDuration(l.headersTimeoutMs)}, request ${l.requestTimeoutMs === 0 ? 'none' : formatDuration(l.requestTimeoutMs)}, keep-alive ${formatDuration(l.keepAliveTimeoutMs)}, ` +
       `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}` +
-      (l.drainDelayMs > 0 ? ` after a drain delay of ${formatDuration(l.drainDelayMs)}` : ''),
+      (l.drainDelayMs > 0 ? ` after a drain delay of ${formatDuration(l.drainDelayMs)}` : '') +
+      `, retry buffer ${formatBytes(l.retryBufferBytes)}`,
     `timeouts: passthrough connect ${formatDuration(t.passthrough.connectMs)}, headers ${formatDuration(t.passthrough.headersMs)}, idle ${formatDuration(t.passthrough.idleMs)}; ` +
       `tunnel connect ${formatDuration(t.tunnelConnectMs)}, idle ${formatDuration(t.tunnelIdleMs)}; websocket idle ${formatDuration(t.websocketIdleMs)}; TLS handshake ${formatDuration(t.tlsHandshakeMs)}`,
     `routes (${c.routes.length}):`,

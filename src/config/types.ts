@@ -81,6 +81,8 @@ export interface LimitsSettings {
   /** Delegate-mode vault calls allowed to wait at once; beyond it, 503 VAULT_BUSY. */
   readonly maxDelegatesInFlight: number;
   readonly shutdownTimeoutMs: number;
+  /** Request bodies up to this size are held until the answer starts, so a failed reused connection can be retried (0: bodiless requests only). */
+  readonly retryBufferBytes: number;
   /** Longest silence while a request body is arriving; independent of requestTimeoutMs. */
   readonly bodyIdleTimeoutMs: number;
   /** After SIGTERM: keep serving this long with /readyz at 503, then drain (0 = drain at once). */

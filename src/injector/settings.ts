@@ -27,7 +27,8 @@ export interface SidecarValues {
     readonly name: string;
     readonly mode: 'native' | 'classic';
     readonly listen: { readonly address: string; readonly port: number };
-    readonly admin: { readonly address: string; readonly port: number };
+    /** `detail` is rendered into routes.yaml (admin_detail), not the container: kept for parity with values.yaml. */
+    readonly admin: { readonly address: string; readonly port: number; readonly detail: boolean };
     readonly logLevel: string;
     readonly shutdownTimeoutSeconds: number;
     readonly preStopSleepSeconds: number;
@@ -59,7 +60,12 @@ export interface SidecarValues {
     readonly certFileName: string;
     readonly mountPath: string;
     readonly agentMountPath: string;
+    /** The file in caSecret with the public roots plus the CA; '' gives certFileName to every variable. */
+    readonly bundleFileName: string;
+    /** Variables that ADD the CA to a client's roots: certFileName. */
     readonly agentCaEnv: readonly string[];
+    /** Variables that REPLACE a client's trust store: bundleFileName, so public hosts still verify. */
+    readonly agentCaBundleEnv: readonly string[];
   };
   readonly agent: { readonly proxyEnv: boolean; readonly noProxy: readonly string[] };
 }
@@ -94,7 +100,7 @@ export const DEFAULT_SETTINGS: InjectorSettings = {
       name: 'sanctum-sidecar',
       mode: 'native',
       listen: { address: '127.0.0.1', port: 8080 },
-      admin: { address: '0.0.0.0', port: 9090 },
+      admin: { address: '0.0.0.0', port: 9090, detail: false },
       logLevel: 'info',
       shutdownTimeoutSeconds: 20,
       preStopSleepSeconds: 5,
@@ -125,7 +131,9 @@ export const DEFAULT_SETTINGS: InjectorSettings = {
       certFileName: 'ca.crt',
       mountPath: '/etc/sanctum-sidecar/ca',
       agentMountPath: '/etc/sanctum-sidecar-ca',
-      agentCaEnv: ['NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE'],
+      bundleFileName: 'ca-bundle.crt',
+      agentCaEnv: ['NODE_EXTRA_CA_CERTS'],
+      agentCaBundleEnv: ['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE'],
     },
     agent: { proxyEnv: true, noProxy: [] },
   },

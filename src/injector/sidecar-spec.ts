@@ -103,7 +103,9 @@ export function sidecarSpec(s: InjectorSettings, native: boolean): SidecarSpec {
   if (v.interception.enabled) {
     // The agent trusts the interception CA: it gets the certificate, never the key.
     const f = v.interception.certFileName;
-    volumes.push({ name: 'sanctum-ca-public', secret: { secretName: v.interception.caSecret, defaultMode: 0o444, items: [{ key: f, path: f }] } });
+    const b = v.interception.bundleFileName;
+    const items = [{ key: f, path: f }, ...(b !== '' && b !== f ? [{ key: b, path: b }] : [])];
+    volumes.push({ name: 'sanctum-ca-public', secret: { secretName: v.interception.caSecret, defaultMode: 0o444, items } });
   }
 
   const agentEnv: Obj[] = [];
@@ -112,12 +114,16 @@ export function sidecarSpec(s: InjectorSettings, native: boolean): SidecarSpec {
     const proxy = `http://${hostPort(host, sc.listen.port)}`;
     const noProxy = ['localhost', '127.0.0.1', '::1', ...v.agent.noProxy].join(',');
     for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) agentEnv.push({ name, value: proxy });
+    // Node 24's own fetch and http honour the proxy variables only with this (as `sanctum-sidecar env` prints).
+    agentEnv.push({ name: 'NODE_USE_ENV_PROXY', value: '1' });
     for (const name of ['NO_PROXY', 'no_proxy']) agentEnv.push({ name, value: noProxy });
   }
   const agentVolumeMounts: Obj[] = [];
   if (v.interception.enabled) {
     const caFile = `${v.interception.agentMountPath}/${v.interception.certFileName}`;
+    const bundle = `${v.interception.agentMountPath}/${v.interception.bundleFileName || v.interception.certFileName}`;
     for (const name of v.interception.agentCaEnv) agentEnv.push({ name, value: caFile });
+    for (const name of v.interception.agentCaBundleEnv) agentEnv.push({ name, value: bundle });
     agentVolumeMounts.push({ name: 'sanctum-ca-public', mountPath: v.interception.agentMountPath, readOnly: true });
   }
   return { container, volumes, agentEnv, agentVolumeMounts };

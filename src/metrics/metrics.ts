@@ -140,6 +140,12 @@ export class Metrics {
     labelNames: ['agent', 'route'] as const,
     registers: [this.registry],
   });
+  readonly upstreamRetries = new Counter({
+    name: `${P}upstream_retries_total`,
+    help: 'Requests sent upstream a second time, on a fresh connection, after a reused connection failed before any answer, by route and reason (idempotent, not_sent, idempotency_key, route_opt_in).',
+    labelNames: ['route', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly responseGuard = new FastCounter(
     `${P}response_guard_total`,
     'Upstream answers that carried the injected credential, by route and action (masked, aborted, uninspectable).',

@@ -9,20 +9,31 @@
  * cancels the upstream request and an upstream abort ends the client's response.
  * With an upstream (corporate) proxy configured, the same pools and agent reach their
  * origins through it (proxy/proxied.ts); the choice is made per origin, from no_proxy.
+ *
+ * Connection reuse (issue 18): pool slots record their sockets (proxy/connections), so a
+ * request that fails on a reused connection before any answer byte can be sent once
+ * more on a fresh one-off connection when proxy/retry allows it; small bodies are held
+ * for that until the answer starts (proxy/held-body). Idle pooled connections follow
+ * the upstream's `Keep-Alive: timeout=` hint, less a margin, and otherwise close after
+ * 4 s, below the 5 s idle timeout common upstream servers use.
+ *
  * On credential routes the answer passes through the response guard on its way
  * (response-guard.ts): headers before they are written, each body chunk before it is.
  */
 import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
+import { Agent, Client, Pool, buildConnector, type Dispatcher } from 'undici';
 import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';
 import { proxyKey, UpstreamProxy, type ProxyUse } from '../egress/upstream-proxy.js';
 import { AbsoluteForm, PassthroughSwitch, tunnelConnector } from './proxied.js';
+import { trackingClientFactory, type ConnectionRecord } from './connections.js';
+import { HeldBody } from './held-body.js';
 import type { ResponseGuard } from './response-guard.js';
+import { decideRetry, noRetryMessage, type RetryReason } from './retry.js';
 
 export interface UpstreamOptions {
   /** Extra PEM trusted for upstream TLS in addition to the public roots (tests, private CAs). */
@@ -38,9 +49,30 @@ interface PoolEntry {
   readonly pool: Dispatcher;
 }
 
+/**
+ * Idle keep-alive settings shared by every upstream connection: 4 s without a hint; a
+ * `Keep-Alive: timeout=N` hint is followed, less 1 s for transit (a hint of 1 s means
+ * the connection is not reused), and never beyond 60 s.
+ */
+const KEEP_ALIVE = { keepAliveTimeout: 4_000, keepAliveTimeoutThreshold: 1_000, keepAliveMaxTimeout: 60_000 } as const;
+
+/** How long a failed attempt waits for the rest of the agent's upload (to retry it, or to answer): while it keeps coming, up to a cap. */
+const LINGER_IDLE_MS = 250;
+const LINGER_MAX_MS = 5_000;
+
+/** Where a retry gets its fresh connection. */
+export interface FreshConnections {
+  /** Dispatch on a new one-off connection with the settings of `via`, the dispatcher of the failed attempt. */
+  dispatchFresh(via: Dispatcher, origin: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
+}
+
 /** Per-route connection pools, rebuilt only when a route's origin or transport settings change. */
-export class Upstreams {
+export class Upstreams implements FreshConnections {
   readonly #pools = new Map<string, PoolEntry>();
+  /** Client options of each dispatcher, for one-off retry connections with the same settings. */
+  readonly #clientOpts = new WeakMap<Dispatcher, Client.Options>();
+  /** One-off retry clients still open (destroyed at the shutdown deadline). */
+  readonly #oneOff = new Set<Client>();
   readonly #opts: UpstreamOptions;
   readonly #ca: string[] | undefined;
   #passthrough: Dispatcher | null = null;
@@ -65,15 +97,26 @@ export class Upstreams {
       ...(this.#ca === undefined ? {} : { ca: this.#ca }),
     };
     const poolOpts = {
-      keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 4_000,
+      ...KEEP_ALIVE,
+      ...(this.#opts.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: this.#opts.keepAliveTimeoutMs }),
       headersTimeout: route.timeouts.headersMs,
       bodyTimeout: route.timeouts.idleMs,
     };
     let pool: Dispatcher;
-    if (proxy === null || ep === undefined) pool = new Pool(u.origin, { connect, ...poolOpts });
-    // Through the upstream proxy: https in a CONNECT tunnel with the same TLS options; http in absolute-form.
-    else if (u.scheme === 'https') pool = new Pool(u.origin, { connect: tunnelConnector(buildConnector(connect), proxy, ep, connect.timeout), ...poolOpts });
-    else pool = new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connect.timeout }, ...poolOpts }), proxy, ep, null) as unknown as Dispatcher;
+    if (proxy === null || ep === undefined || u.scheme === 'https') {
+      // Through the upstream proxy, https goes in a CONNECT tunnel with the same TLS options. The
+      // connector is part of the settings, so a retry's fresh connection tunnels through the proxy too.
+      const opts: Client.Options = {
+        connect: proxy === null || ep === undefined ? connect : tunnelConnector(buildConnector(connect), proxy, ep, connect.timeout),
+        ...poolOpts,
+      };
+      pool = new Pool(u.origin, { ...opts, factory: trackingClientFactory });
+      this.#clientOpts.set(pool, opts);
+    } else {
+      // Plain http through the proxy, in absolute-form. Its connections are not tracked, so it is
+      // never retried (proxy/retry needs a reused connection); a retry would fail closed anyway.
+      pool = new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connect.timeout }, ...poolOpts }), proxy, ep, null) as unknown as Dispatcher;
+    }
     this.#pools.set(route.name, { key, pool });
     // A replaced pool finishes its in-flight requests, then closes (I13).
     if (existing !== undefined) void existing.pool.close().catch(() => undefined);
@@ -108,14 +151,16 @@ export class Upstreams {
         (err: unknown) => cb(err as Error, null),
       );
     };
-    const direct = new Agent({ connect, keepAliveTimeout: 4_000 });
+    const opts: Client.Options = { connect, ...KEEP_ALIVE };
+    const direct = new Agent({ ...opts, factory: (origin, o) => new Pool(origin, { ...o, factory: trackingClientFactory }) });
+    this.#clientOpts.set(direct, opts);
     const ep = proxy?.settings.http;
     this.#passthrough =
       proxy === null || ep === undefined
         ? direct
         : (new PassthroughSwitch(
             direct,
-            new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connectMs }, keepAliveTimeout: 4_000 }), proxy, ep, gate),
+            new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connectMs }, ...KEEP_ALIVE }), proxy, ep, gate),
             (host, port) => proxy.endpointFor('http', host, port) !== undefined,
           ) as unknown as Dispatcher);
     return this.#passthrough;
@@ -126,10 +171,25 @@ export class Upstreams {
     return this.#opts.upstreamProxy?.()?.endpointFor(use, host, port) !== undefined;
   }
 
+  dispatchFresh(via: Dispatcher, origin: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    // Passthrough with an upstream proxy: the retry goes the way the first attempt went (never direct
+    // instead of through the proxy); only the direct side has settings here.
+    const picked = via instanceof PassthroughSwitch ? (via.pick(origin) as unknown as Dispatcher) : via;
+    const settings = this.#clientOpts.get(picked);
+    // Only a dispatcher built here has known settings (TLS verification, the address gate): fail closed otherwise.
+    if (settings === undefined) return void handler.onError?.(new SidecarError('UPSTREAM_ERROR'));
+    const client = new Client(origin, settings);
+    this.#oneOff.add(client);
+    client.dispatch(opts, handler);
+    // close() lets the one request finish, then closes the connection.
+    void client.close().finally(() => this.#oneOff.delete(client));
+  }
+
   async close(): Promise<void> {
     const all: Array<Promise<void>> = [];
     for (const { pool } of this.#pools.values()) all.push(pool.close());
     if (this.#passthrough !== null) all.push(this.#passthrough.close());
+    for (const c of this.#oneOff) all.push(c.close());
     this.#pools.clear();
     this.#passthrough = null;
     await Promise.allSettled(all);
@@ -140,6 +200,7 @@ export class Upstreams {
     const all: Array<Promise<void>> = [];
     for (const { pool } of this.#pools.values()) all.push(pool.destroy());
     if (this.#passthrough !== null) all.push(this.#passthrough.destroy());
+    for (const c of this.#oneOff) all.push(c.destroy());
     await Promise.allSettled(all);
   }
 }
@@ -149,8 +210,19 @@ export interface ForwardObserver {
   /** Upstream answered with headers; `status` went to the agent. */
   onUpstreamHeaders(status: number): void;
   onBytesOut(n: number): void;
+  /** The request is being sent again on a fresh connection (at most once). */
+  onRetry?(reason: RetryReason): void;
   /** The exchange ended: `err` null on a clean end. Called exactly once. */
   onDone(err: SidecarError | null): void;
+}
+
+/** How a forward may be retried (issue 18); absent for upgrades. */
+export interface RetryPlan {
+  /** Bodies up to this many bytes are held for a retry (0: bodiless requests only). */
+  readonly bufferBytes: number;
+  /** The route's `retry.non_idempotent`. */
+  readonly nonIdempotent: boolean;
+  readonly fresh: FreshConnections;
 }
 
 export interface ForwardRequest {
@@ -161,16 +233,19 @@ export interface ForwardRequest {
   readonly headers: string[];
   /** The agent's request (or, after a tripwire search, its head replayed in front of the rest). */
   readonly body: Readable | null;
+  /** The agent's Content-Length, when it sent one. */
+  readonly contentLength?: string | undefined;
   readonly headersTimeoutMs: number;
   readonly idleTimeoutMs: number;
   /** Searches the answer for the injected credential (response-guard.ts); absent or null: not searched. */
   readonly guard?: ResponseGuard | null;
   /** Drop Set-Cookie from the answer (credential routes without keep_cookies, header-policy.ts). */
   readonly dropSetCookie?: boolean;
+  readonly retry?: RetryPlan | null;
 }
 
-/** Map an undici/TLS/socket error to the catalogue. */
-export function upstreamError(err: unknown): SidecarError {
+/** Map an undici/TLS/socket error to the catalogue; `message` overrides the agent-facing text of UPSTREAM_ERROR. */
+export function upstreamError(err: unknown, message?: string): SidecarError {
   if (err instanceof SidecarError) return err;
   const code = (err as { code?: string } | null)?.code ?? '';
   switch (code) {
@@ -189,19 +264,24 @@ export function upstreamError(err: unknown): SidecarError {
       if (/CERT|SELF_SIGNED|TLS|SSL|UNABLE_TO_VERIFY|ALTNAME/i.test(code)) {
         return new SidecarError('UPSTREAM_TLS', { cause: err });
       }
-      return new SidecarError('UPSTREAM_ERROR', { cause: err });
+      return new SidecarError('UPSTREAM_ERROR', message === undefined ? { cause: err } : { cause: err, message });
   }
 }
 
 /**
  * A legacy-style undici handler (the dispatcher's native interface, so no per-request
- * wrapper objects) that relays the upstream answer to `res` with backpressure.
+ * wrapper objects) that relays the upstream answer to `res` with backpressure. It is
+ * connection-aware (proxy/connections), and on a failure it may dispatch itself once
+ * more on a fresh connection (proxy/retry).
  */
 class RelayHandler {
   #abort: ((err?: Error) => void) | null = null;
   #finished = false;
+  readonly #req: ForwardRequest;
   readonly #res: ServerResponse;
   readonly #obs: ForwardObserver;
+  /** The body undici reads: the agent's, or a HeldBody around it when a retry may need it again. */
+  readonly #body: Readable | null;
   readonly #guard: ResponseGuard | null;
   readonly #dropSetCookie: boolean;
   #resume: (() => void) | null = null;
@@ -210,31 +290,83 @@ class RelayHandler {
     this.#resume = null;
     r?.();
   };
+  // Per attempt: what proxy/retry needs to know about the connection.
+  #conn: ConnectionRecord | null = null;
+  #socketReadAtStart = 0;
+  #reused = false;
+  #closedBeforeWrite = false;
+  #answerStarted = false;
+  #retried = false;
 
-  constructor(res: ServerResponse, obs: ForwardObserver, guard: ResponseGuard | null, dropSetCookie: boolean) {
+  constructor(req: ForwardRequest, res: ServerResponse, obs: ForwardObserver) {
+    this.#req = req;
     this.#res = res;
     this.#obs = obs;
-    this.#guard = guard;
-    this.#dropSetCookie = dropSetCookie;
+    // The guard sees only the answer of the attempt that succeeds: a retry happens before
+    // any answer byte, so nothing has reached the guard by then.
+    this.#guard = req.guard ?? null;
+    this.#dropSetCookie = req.dropSetCookie ?? false;
+    const plan = req.retry;
+    // Every body goes through a HeldBody (small ones are kept for a retry) so that a failed
+    // attempt never destroys the agent's request under the 502 it is about to read.
+    this.#body =
+      req.body !== null && plan != null
+        ? new HeldBody(req.body, plan.bufferBytes, req.contentLength === undefined ? undefined : Number(req.contentLength))
+        : req.body;
   }
 
-  /** The agent went away: cancel the upstream request. */
+  /** Send the request on `dispatcher` (first attempt) or on a fresh connection (the retry). */
+  dispatch(fresh: FreshConnections | null): void {
+    const req = this.#req;
+    const opts: Dispatcher.DispatchOptions = {
+      origin: req.origin,
+      path: req.path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: req.headers,
+      body: fresh === null ? this.#body : this.#body instanceof HeldBody ? this.#body.replay() : null,
+      headersTimeout: req.headersTimeoutMs,
+      bodyTimeout: req.idleTimeoutMs,
+      // Pipelining hint only (undici never re-sends a request by itself); proxy/retry decides about retries.
+      idempotent: req.method === 'GET' || req.method === 'HEAD',
+    };
+    const handler = this as unknown as Dispatcher.DispatchHandler;
+    if (fresh === null) req.dispatcher.dispatch(opts, handler);
+    else fresh.dispatchFresh(req.dispatcher, req.origin, opts, handler);
+  }
+
+  /** The agent went away: cancel the upstream request (and any retry still to come). */
   cancel(): void {
     if (this.#finished) return;
-    const err = new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' });
-    if (this.#abort !== null) this.#abort(err);
-    else this.#pendingCancel = true;
+    this.#cancelled = true;
+    this.#abort?.(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
   }
-  #pendingCancel = false;
+  #cancelled = false;
+
+  /** proxy/connections: the pool slot this attempt was queued on. */
+  onConnection(record: ConnectionRecord): void {
+    this.#conn = record;
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
-    if (this.#pendingCancel) abort(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
+    if (this.#cancelled) {
+      abort(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
+      return;
+    }
+    // Called just before undici writes this request on the slot's current socket.
+    const socket = this.#conn?.socket ?? null;
+    if (socket !== null) {
+      this.#reused = this.#conn!.requests++ > 0;
+      this.#socketReadAtStart = socket.bytesRead;
+      this.#closedBeforeWrite = socket.readableEnded;
+    }
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.#answerStarted = true;
     // 1xx informational answers are not relayed; the final answer follows.
     if (status < 200) return true;
+    if (this.#body instanceof HeldBody) this.#body.release();
     const res = this.#res;
     const headers = filterResponseHeaders(rawHeaders, this.#dropSetCookie);
     this.#obs.onUpstreamHeaders(status);
@@ -317,10 +449,53 @@ class RelayHandler {
 
   onError(err: Error): void {
     if (this.#finished) return;
+    const plan = this.#req.retry;
+    if (plan == null || this.#cancelled || err instanceof SidecarError) return this.#fail(err);
+    const socket = this.#conn?.socket ?? null;
+    const held = this.#body instanceof HeldBody ? this.#body : null;
+    const decision = decideRetry({
+      method: this.#req.method,
+      headers: this.#req.headers,
+      error: err,
+      reused: this.#reused,
+      closedBeforeWrite: this.#closedBeforeWrite,
+      // Any byte of the answer, even a partial status line the parser never completed.
+      answerStarted: this.#answerStarted || (socket !== null && socket.bytesRead > this.#socketReadAtStart),
+      alreadyRetried: this.#retried,
+      body: this.#body === null ? 'none' : held === null ? 'gone' : held.hold,
+      routeOptIn: plan.nonIdempotent,
+    });
+    if (!decision.retry) return this.#fail(err, noRetryMessage(decision.why, this.#req.method));
+    const reason = decision.reason;
+    if (held === null || held.hold === 'held') return this.#retry(plan, reason);
+    // A small body still arriving: send it again once it is whole (while it keeps coming).
+    void held.whenEnded(LINGER_IDLE_MS, LINGER_MAX_MS).then(() => {
+      if (this.#finished) return;
+      if (this.#cancelled) this.#fail(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
+      else if (held.hold === 'held') this.#retry(plan, reason);
+      else this.#fail(err, noRetryMessage('body_not_held', this.#req.method));
+    });
+  }
+
+  #retry(plan: RetryPlan, reason: RetryReason): void {
+    this.#retried = true;
+    this.#abort = null;
+    this.#conn = null;
+    this.#reused = false;
+    this.#closedBeforeWrite = false;
+    this.#obs.onRetry?.(reason);
+    this.dispatch(plan.fresh);
+  }
+
+  #fail(err: Error, message?: string): void {
+    if (this.#finished) return;
     this.#finished = true;
     this.#guard?.close();
-    const e = upstreamError(err);
-    this.#obs.onDone(e);
+    const e = upstreamError(err, message);
+    if (!(this.#body instanceof HeldBody)) return this.#obs.onDone(e);
+    this.#body.release();
+    // An upload cut off upstream: let the agent finish sending (bounded) so it reads the error.
+    void this.#body.whenEnded(LINGER_IDLE_MS, LINGER_MAX_MS).then(() => this.#obs.onDone(e));
   }
 
   onUpgrade(): void {
@@ -335,20 +510,7 @@ export type ForwardStage = (req: ForwardRequest, res: ServerResponse, obs: Forwa
 
 /** Dispatch one request upstream. Returns a canceller for when the agent goes away. */
 export function forward(req: ForwardRequest, res: ServerResponse, obs: ForwardObserver): () => void {
-  const handler = new RelayHandler(res, obs, req.guard ?? null, req.dropSetCookie ?? false);
-  req.dispatcher.dispatch(
-    {
-      origin: req.origin,
-      path: req.path,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: req.headers,
-      body: req.body,
-      headersTimeout: req.headersTimeoutMs,
-      bodyTimeout: req.idleTimeoutMs,
-      // Agents' POSTs are not idempotent; never let undici replay them on a fresh socket.
-      idempotent: req.method === 'GET' || req.method === 'HEAD',
-    },
-    handler as unknown as Dispatcher.DispatchHandler,
-  );
+  const handler = new RelayHandler(req, res, obs);
+  handler.dispatch(null);
   return () => handler.cancel();
 }

@@ -242,10 +242,13 @@ export class Pipeline {
         method: st.method,
         headers: o.headers,
         body: hasRequestBody(st.req.headers) ? (st.body ?? st.req) : null,
+        contentLength: st.req.headers['content-length'],
         headersTimeoutMs: o.timeouts.headersMs,
         idleTimeoutMs: o.timeouts.idleMs,
         guard: o.answer.guard,
         dropSetCookie: o.answer.dropSetCookie,
+        // Issue 18: a failure on a reused connection may be sent again (proxy/retry).
+        retry: { bufferBytes: st.snap!.config.limits.retryBufferBytes, nonIdempotent: st.route?.retryNonIdempotent ?? false, fresh: this.#d.upstreams },
       },
       res,
       {
@@ -255,6 +258,9 @@ export class Pipeline {
         },
         onBytesOut: (n) => {
           st.bytesOut += n;
+        },
+        onRetry: (reason) => {
+          st.retried = reason;
         },
         onDone: (err) => {
           st.cancel = null;

@@ -172,9 +172,13 @@ export class PassthroughSwitch implements Sendable {
   ) {}
 
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const url = new URL(String(opts.origin));
-    const via = this.useProxy(bare(url.hostname), Number(url.port) || 80);
-    return (via ? this.proxied : this.direct).dispatch(opts, handler);
+    return this.pick(String(opts.origin)).dispatch(opts, handler);
+  }
+
+  /** The side a request to `origin` takes (a retry takes the same one). */
+  pick(origin: string): Sendable {
+    const url = new URL(origin);
+    return this.useProxy(bare(url.hostname), Number(url.port) || 80) ? this.proxied : this.direct;
   }
 
   async close(): Promise<void> {

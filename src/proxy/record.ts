@@ -33,6 +33,8 @@ export interface RequestRecord {
   cache: string | null;
   /** Sent through the upstream (corporate) proxy. */
   via_proxy: boolean;
+  /** Why the request was sent upstream a second time (on a fresh connection, issue 18), or null; null on tunnels and parser refusals. */
+  retried: string | null;
   /** The response guard's action on this answer (masked, aborted, uninspectable); absent when it did nothing. */
   guard?: string;
 }
@@ -70,6 +72,8 @@ export interface Recorded {
   readonly upstreamMs: number | null;
   readonly bytesOut: number;
   readonly cache: string | null;
+  /** Why the request was sent upstream a second time, or null (issue 18). */
+  readonly retried: string | null;
   /** The response guard's action on this answer, if it acted. */
   readonly guard: string | null;
   readonly cancel: (() => void) | null;
@@ -104,6 +108,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   m.requestDuration.observe(rn, totalMs / 1000);
   if (st.upstreamMs !== null) m.upstreamDuration.observe(rn, st.upstreamMs / 1000);
   if (st.cache !== null) m.cacheEvents.inc([routeName, st.cache]);
+  if (st.retried !== null) m.upstreamRetries.inc({ route: routeName, reason: st.retried });
   if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
   if (st.viaProxy) m.upstreamProxyRequests.inc({ route: routeName, result: proxyResult(st.code) });
   if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
@@ -125,6 +130,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_out: st.bytesOut,
     cache: st.cache,
     via_proxy: st.viaProxy,
+    retried: st.retried,
     ...(st.guard === null ? {} : { guard: st.guard }),
   });
 }

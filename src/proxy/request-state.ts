@@ -18,6 +18,7 @@ import type { ForwardStage } from './forward.js';
 import { nextRequestId } from './record.js';
 import type { Snapshot } from './snapshot.js';
 import type { GuardAction, ResponseGuard } from './response-guard.js';
+import type { RetryReason } from './retry.js';
 
 /** What the forward stage sends: built by inject (or passthrough), read by forward. */
 export interface Outbound {
@@ -77,6 +78,8 @@ export class RequestState {
   release: (() => void) | null = null;
   /** What the response guard last did to this answer (masked, aborted, uninspectable), if anything. */
   guard: GuardAction | null = null;
+  /** Why the request was sent upstream a second time, or null (issue 18). */
+  retried: RetryReason | null = null;
 
   constructor(
     readonly req: IncomingMessage,

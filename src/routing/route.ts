@@ -75,6 +75,8 @@ export interface Route {
   readonly line: number | undefined;
   /** Per agent per route (per route without `agents:`); absent: no limit. */
   readonly rateLimit?: RateLimit;
+  /** Repeat POST/PATCH (and other non-idempotent methods) once when a reused connection fails before any answer (proxy/retry). */
+  readonly retryNonIdempotent: boolean;
   /** What to do when the upstream's answer carries the injected credential (proxy/response-guard). */
   readonly responseGuard: ResponseGuardMode;
   /** Forward the agent's Forwarded / X-Forwarded-* / X-Real-IP / Via headers (stripped by default). */

@@ -89,6 +89,7 @@ describe('npm pack contents', () => {
       'package.json',
       'README.md',
       'LICENSE',
+      'SECURITY.md',
       'routes.yaml',
       'dev-vault.yaml',
       'dist/main.js',

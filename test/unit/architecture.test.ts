@@ -15,8 +15,8 @@
  *   proxy       listener, adapters, pipeline stages
  *   tunnel      CONNECT, inner HTTP, interception, WebSocket (built on the proxy core)
  *   admin       the admin listener
- *   app         the composition root; the agent environment derived from a config (agent-env)
- *   injector    the Kubernetes admission webhook: beside the app, nothing on the request path imports it
+ *   app         the composition root; the agent environment derived from a config (agent-env);
+ *               the admission webhook (injector/), a process of its own
  *   devvault    the development vault: only the CLI may start it, never the proxy path
  *   cli         commands and entry points
  */
@@ -41,11 +41,10 @@ const LAYERS: ReadonlyArray<readonly [string, (p: string) => boolean]> = [
   ['tunnel', (p) => p.startsWith('proxy/tunnel/')],
   ['proxy', (p) => p.startsWith('proxy/')],
   ['admin', (p) => p.startsWith('admin/')],
-  ['app', (p) => p === 'app.ts' || p === 'run.ts' || p === 'agent-env.ts'],
-  ['injector', (p) => p.startsWith('injector/')],
+  ['app', (p) => p === 'app.ts' || p === 'run.ts' || p === 'agent-env.ts' || p.startsWith('injector/')],
   ['devvault', (p) => p.startsWith('devvault/')],
 ];
-const ORDER = ['base', 'routing', 'config', 'vault', 'egress', 'metrics', 'gateway', 'proxy', 'tunnel', 'admin', 'app', 'injector', 'devvault', 'cli'];
+const ORDER = ['base', 'routing', 'config', 'vault', 'egress', 'metrics', 'gateway', 'proxy', 'tunnel', 'admin', 'app', 'devvault', 'cli'];
 
 function layerOf(p: string): string {
   const hit = LAYERS.find(([, match]) => match(p));

@@ -103,6 +103,7 @@ export class InnerHttp {
       bytes_out: 0,
       cache: null,
       via_proxy: false,
+      retried: null,
     });
     replyOnSocket(socket, e);
   }

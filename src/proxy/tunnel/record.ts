@@ -101,6 +101,7 @@ export class TunnelRecord {
         bytes_out: bytesOut,
         cache: null,
         via_proxy: this.viaProxy,
+        retried: null,
       },
       { decision: this.decision, reason: this.reason, port: this.port, ...(this.detail === null ? {} : { detail: this.detail }) },
     );

@@ -60,15 +60,13 @@ const DOCUMENTED: Record<string, Record<string, string | null>> = {
   dev: { ...CONFIG, 'echo-port': null, ...OVERRIDES },
   check: { ...CONFIG, strict: null },
   explain: { ...CONFIG, host: null, agent: null, json: null },
-  env: { ...CONFIG, 'proxy-url': null, 'ca-path': null, listen: OVERRIDES.listen!, 'ca-dir': OVERRIDES['ca-dir']! },
+  env: { ...CONFIG, 'proxy-url': null, 'ca-path': null, agent: null, 'token-env': null, listen: OVERRIDES.listen!, 'ca-dir': OVERRIDES['ca-dir']! },
   ca: { out: null, force: null, days: null },
   keygen: { out: null, encrypt: null, force: null },
   'dev-vault': { file: null, listen: null, socket: null, 'audit-log': null },
-  injector: {
-    'tls-cert': null, 'tls-key': null, listen: null, values: null, image: null, 'image-pull-policy': null, 'kube-version': null, mode: null,
-    'vault-address': null, 'vault-agent': null, 'routes-configmap': null, 'agent-key-secret': null, 'strict-namespaces': null,
-    'max-body': null, 'drain-delay': null, 'shutdown-timeout': null, 'log-level': null,
-  },
+  injector: Object.fromEntries(
+    ['tls-cert', 'tls-key', 'listen', 'values', 'image', 'image-pull-policy', 'kube-version', 'mode', 'vault-address', 'vault-agent', 'routes-configmap', 'agent-key-secret', 'strict-namespaces', 'max-body', 'drain-delay', 'shutdown-timeout', 'log-level'].map((f) => [f, null]),
+  ),
 };
 
 /** The help line of `--flag` and the line after it (where env twin and default go). */

@@ -63,7 +63,7 @@ describe('injector: AdmissionReview fixtures over HTTPS', () => {
     assert.equal(pod.spec.containers.length, 1);
     assert.deepEqual(
       agent.env.map((e: Obj) => e.name),
-      ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'LOG_LEVEL', 'OPENAI_API_KEY'],
+      ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NODE_USE_ENV_PROXY', 'NO_PROXY', 'no_proxy', 'LOG_LEVEL', 'OPENAI_API_KEY'],
       'the proxy variables come first, the container keeps its own',
     );
     assert.equal(env(agent).get('HTTP_PROXY')?.value, 'http://127.0.0.1:8080');

@@ -74,7 +74,9 @@ it('serves reviews, reloads its certificate on SIGHUP, and drains on SIGTERM: /r
   const res = await admit(port, tls.caPem, review);
   const patch = JSON.parse(Buffer.from(res.patch, 'base64').toString()) as Array<{ path: string; value: Array<{ image: string }> }>;
   assert.equal(patch.find((o) => o.path === '/spec/initContainers')?.value[0]?.image, 'registry.example/sanctum-sidecar:9.9.9', '--image is used');
-  const logLine = p.lines.find((l) => l.includes('"msg":"admission"'));
+  // The log line is written when the answer is; it reaches our pipe a moment later on a loaded machine.
+  let logLine: string | undefined;
+  await pollUntil(() => (logLine = p.lines.find((l) => l.includes('"msg":"admission"'))) !== undefined, 10_000);
   assert.ok(logLine, 'no admission log line');
   assert.match(logLine, /"outcome":"injected"/);
   assert.match(logLine, /"pod":"research-agent-7d4b9c6f58-\*"/);

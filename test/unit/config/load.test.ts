@@ -43,6 +43,7 @@ test('a minimal file gets every documented default', () => {
     maxConnections: 1024,
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
+    retryBufferBytes: 64 * 1024,
     bodyIdleTimeoutMs: 60_000,
     drainDelayMs: 0,
   });
@@ -71,6 +72,7 @@ test('a route gets its defaults and its host-derived upstream', () => {
     timeouts: { connectMs: 10_000, headersMs: 60_000, idleMs: 300_000 },
     maxBodyBytes: 1024 * 1024,
     line: 4,
+    retryNonIdempotent: false,
     responseGuard: 'mask',
     keepForwardingHeaders: false,
     headers: { set: [], remove: [] },
@@ -110,6 +112,20 @@ test('every route field converts to the domain shape', () => {
   assert.ok(r.allowPlaintext && r.allowWildcardHost && r.keepCookies);
 });
 
+test('retry.non_idempotent converts on inject routes', () => {
+  const c = parseConfig(
+    `${MIN}routes:
+  - name: jobs
+    match: { host: jobs.example.com }
+    credential: jobs/key
+    retry: { non_idempotent: true }
+`,
+    't.yaml',
+    {},
+  );
+  assert.equal(c.routes[0]!.retryNonIdempotent, true);
+});
+
 test('top-level sections convert: listen, admin off, vault tcp, egress hosts, tls, limits', () => {
   const c = parseConfig(
     `version: 1
@@ -118,7 +134,7 @@ admin: false
 vault: { agent: a, tcp: "127.0.0.1:7600", key_file: /keys/a.key, passphrase_env: KEY_PASS, timeout: 250ms }
 egress: { unmatched: passthrough, allow: [PyPI.org., "*.PythonHosted.org", pypi.org], block_private_addresses: false, host_header_form: true }
 tls: { ca_dir: /etc/ca, upstream_ca_file: ~/ca.pem }
-limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max_header_bytes: 32768, max_connections: 10, shutdown_timeout: 1s, drain_delay: 5s }
+limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max_header_bytes: 32768, max_connections: 10, shutdown_timeout: 1s, drain_delay: 5s, retry_buffer: 8kb }
 `,
     't.yaml',
     { HOME: '/h' },
@@ -139,6 +155,9 @@ limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max
   assert.equal(c.limits.requestTimeoutMs, 600_000);
   assert.equal(c.limits.maxHeaderBytes, 32768);
   assert.equal(c.limits.drainDelayMs, 5000);
+  assert.equal(c.limits.retryBufferBytes, 8 * 1024);
+  assert.equal(parseConfig(MIN, 't', {}).limits.retryBufferBytes, 64 * 1024, 'retry_buffer defaults to 64 KiB');
+  assert.equal(parseConfig(`${MIN}limits: { retry_buffer: 0 }\n`, 't', {}).limits.retryBufferBytes, 0, '0 holds no bodies');
   assert.equal(parseConfig(`${MIN}admin: null\n`, 't', {}).admin, undefined);
   assert.deepEqual(parseConfig(`${MIN}admin: 0.0.0.0:9999\n`, 't', {}).admin, { host: '0.0.0.0', port: 9999 });
   assert.deepEqual(parseConfig(`${MIN}routes:\n`, 't', {}).routes, [], 'an empty routes: is no routes');
