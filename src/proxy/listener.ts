@@ -16,7 +16,7 @@ import { SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { markDedicated } from '../gateway/auth.js';
 import { dispatchRequest, MAX_HEADERS, type AdapterDeps } from './adapters.js';
-import { nextRequestId, writeCanonicalLine } from './record.js';
+import { refusalRecord, writeCanonicalLine } from './record.js';
 import { replyOnSocket } from './socket-reply.js';
 
 /** The `createServer` options every proxy server uses (I9, I15). */
@@ -67,29 +67,7 @@ function answerParserError(err: NodeJS.ErrnoException, socket: Socket, log: Logg
       : parser === 'ERR_HTTP_REQUEST_TIMEOUT' || parser === 'ERR_HTTP_HEADERS_TIMEOUT'
         ? new SidecarError('REQUEST_TIMEOUT', { cause: err })
         : new SidecarError('BAD_REQUEST', { cause: err });
-  writeCanonicalLine(
-    log,
-    {
-      id: nextRequestId(),
-      form: site.form,
-      agent: null,
-      route: null,
-      method: '',
-      host: site.host,
-      status: e.status,
-      code: e.code,
-      outcome: 'bad_request',
-      vault_ms: null,
-      upstream_ms: null,
-      total_ms: 0,
-      bytes_in: 0,
-      bytes_out: 0,
-      cache: null,
-      via_proxy: false,
-      retried: null,
-    },
-    { parser },
-  );
+  writeCanonicalLine(log, refusalRecord(site.form, site.host, '', e), { parser });
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (!socket.writable || inFlight?.headersSent === true) {
     socket.destroy();

@@ -82,6 +82,32 @@ export interface Recorded {
   settled: boolean;
 }
 
+/**
+ * The canonical line of a request refused before it reached the pipeline (a parser error,
+ * CONNECT inside a tunnel): nothing was matched, resolved or sent.
+ */
+export function refusalRecord(form: string, host: string | null, method: string, e: SidecarError): RequestRecord {
+  return {
+    id: nextRequestId(),
+    form,
+    agent: null,
+    route: null,
+    method,
+    host,
+    status: e.status,
+    code: e.code,
+    outcome: 'bad_request',
+    vault_ms: null,
+    upstream_ms: null,
+    total_ms: 0,
+    bytes_in: 0,
+    bytes_out: 0,
+    cache: null,
+    via_proxy: false,
+    retried: null,
+  };
+}
+
 /** Count the request in flight and record it when its response closes, either way (once per RequestState). */
 export function trackRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
   d.metrics.inFlight += 1;

@@ -18,7 +18,7 @@ import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { TunnelTarget } from '../adapters.js';
 import { createHttpServer, type ParserErrorSite } from '../listener.js';
-import { nextRequestId, writeCanonicalLine } from '../record.js';
+import { refusalRecord, writeCanonicalLine } from '../record.js';
 import { replyOnSocket } from '../socket-reply.js';
 
 export interface InnerHttpDeps {
@@ -86,25 +86,7 @@ export class InnerHttp {
   #refuseConnect(socket: Socket, method: string): void {
     const target = this.#targets.get(socket);
     const e = new SidecarError('BAD_TARGET', { message: 'CONNECT inside a tunnel is not allowed.' });
-    writeCanonicalLine(this.#log, {
-      id: nextRequestId(),
-      form: formOfTunnel(target),
-      agent: null,
-      route: null,
-      method,
-      host: target?.host ?? null,
-      status: e.status,
-      code: e.code,
-      outcome: 'bad_request',
-      vault_ms: null,
-      upstream_ms: null,
-      total_ms: 0,
-      bytes_in: 0,
-      bytes_out: 0,
-      cache: null,
-      via_proxy: false,
-      retried: null,
-    });
+    writeCanonicalLine(this.#log, refusalRecord(formOfTunnel(target), target?.host ?? null, method, e));
     replyOnSocket(socket, e);
   }
 }
