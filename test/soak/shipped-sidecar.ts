@@ -48,11 +48,13 @@ export interface StartOptions {
   readonly logPath: string;
   /** NODE_OPTIONS for the child (as the chart would set it); the parent's is never inherited. */
   readonly nodeOptions?: string | undefined;
+  /** Extra node flags after the shipped ones, for experiments (printed in the first line). */
+  readonly extraFlags?: readonly string[];
 }
 
 /** The command line the soak runs, for its first line of output. */
 export function shippedCommand(o: StartOptions): string[] {
-  return [o.node, ...SHIPPED_NODE_FLAGS, o.entry, 'run', '--config', o.configPath];
+  return [o.node, ...SHIPPED_NODE_FLAGS, ...(o.extraFlags ?? []), o.entry, 'run', '--config', o.configPath];
 }
 
 export async function startShippedSidecar(o: StartOptions): Promise<ShippedSidecar> {

@@ -26,7 +26,8 @@
  * Options: --minutes N (fractions allowed), --warmup MINUTES (default 1, or a third of
  * a shorter run), --concurrency N (default 8), --blip-every SECONDS (default 60),
  * --node PATH (default $SANCTUM_NODE, else this node), --node-options STR (NODE_OPTIONS
- * for the sidecar, as the chart sets it from the memory limit).
+ * for the sidecar, as the chart sets it from the memory limit), --node-flags 'F ...' (extra
+ * node flags after the shipped ones: experiments only, not what ships).
  */
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -50,6 +51,7 @@ const { values: opt } = parseArgs({
     'blip-every': { type: 'string', default: '60' },
     node: { type: 'string' },
     'node-options': { type: 'string' },
+    'node-flags': { type: 'string' },
   },
 });
 const MINUTES = Number(opt.minutes);
@@ -57,7 +59,7 @@ const WARMUP_MIN = opt.warmup !== undefined ? Number(opt.warmup) : Math.min(1, M
 const CONCURRENCY = Math.max(1, Math.floor(Number(opt.concurrency)));
 const BLIP_EVERY_S = Number(opt['blip-every']);
 if (!(MINUTES > 0) || !(WARMUP_MIN >= 0) || WARMUP_MIN >= MINUTES || !(BLIP_EVERY_S > 2)) {
-  console.error('usage: npm run soak -- [--minutes N] [--warmup MINUTES] [--concurrency N] [--blip-every SECONDS] [--node PATH] [--node-options STR]');
+  console.error('usage: npm run soak -- [--minutes N] [--warmup MINUTES] [--concurrency N] [--blip-every SECONDS] [--node PATH] [--node-options STR] [--node-flags "F ..."]');
   process.exit(2);
 }
 const DURATION_MS = MINUTES * 60_000;
@@ -71,11 +73,13 @@ const TARGET = { idleRss: 80 * MiB, steadyRss: 128 * MiB, growth: 0.05 } as cons
 // --- what runs: the built dist/, the shipped flags, the chosen node --------------------------
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const node = resolveNode(opt.node);
+const extraFlags = (opt['node-flags'] ?? '').split(/\s+/).filter(Boolean);
 {
-  const cmd = shippedCommand({ node: node.path, entry: join(ROOT, 'dist', 'main.js'), configPath: '<routes.yaml>', logPath: '' });
+  const cmd = shippedCommand({ node: node.path, entry: join(ROOT, 'dist', 'main.js'), configPath: '<routes.yaml>', logPath: '', extraFlags });
   const shown = [`node ${node.version} (${cmd[0]})`, ...cmd.slice(1).map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a))];
   console.log(`[soak] sidecar as shipped: ${shown.join(' ')}; NODE_OPTIONS ${opt['node-options'] ? JSON.stringify(opt['node-options']) : 'unset'}`);
   if (node.warning) console.log(`[soak] ${node.warning}`);
+  if (extraFlags.length) console.log(`[soak] EXPERIMENT: extra node flags ${extraFlags.join(' ')} are not what ships`);
 }
 const { entry } = ensureDist(ROOT, (l) => console.log(`[soak] ${l}`));
 
@@ -167,7 +171,7 @@ routes:
 `,
 );
 
-const launch = { node: node.path, entry, configPath, logPath, nodeOptions: opt['node-options'] };
+const launch = { node: node.path, entry, configPath, logPath, nodeOptions: opt['node-options'], extraFlags };
 const sidecar = await startShippedSidecar(launch);
 const ready = { proxyPort: sidecar.proxyPort, adminPort: sidecar.adminPort };
 const PROXY = `http://127.0.0.1:${ready.proxyPort}`;
