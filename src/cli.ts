@@ -11,12 +11,7 @@ import { summarizeConfig, lintConfig } from './config/summary.js';
 import { buildSnapshot } from './proxy/snapshot.js';
 import { explain } from './routing/explain.js';
 import { runSidecarUntilSignalled } from './run.js';
-import { runDevCommand } from './dev/command.js';
-import { runDevVaultCommand } from './devvault/cli.js';
-import { runKeygenCommand } from './vault/keygen-cli.js';
 import { applyOverrides, OVERRIDE_OPTIONS } from './config/overrides.js';
-import { runCaCommand } from './ca-cli.js';
-import { runEnvCommand } from './env-cli.js';
 
 const USAGE = `sanctum-sidecar — credential-injecting egress sidecar for AI agents
 
@@ -41,21 +36,23 @@ SANCTUM_SIDECAR_CA_DIR, SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT, SANCTUM_SIDECAR_WATCH.
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    // Commands other than run/check/explain are imported when used: a running sidecar
+    // should not hold the dev vault (and the full undici it loads), keygen or the CA builder.
     switch (cmd) {
       case 'run':
         return await runCommand(rest, env);
       case 'dev':
-        return await runDevCommand(rest, env);
+        return await (await import('./dev/command.js')).runDevCommand(rest, env);
       case 'dev-vault':
-        return await runDevVaultCommand(rest);
+        return await (await import('./devvault/cli.js')).runDevVaultCommand(rest);
       case 'keygen':
-        return await runKeygenCommand(rest);
+        return await (await import('./vault/keygen-cli.js')).runKeygenCommand(rest);
       case 'check':
         return await checkCommand(rest, env);
       case 'ca':
-        return await runCaCommand(rest);
+        return await (await import('./ca-cli.js')).runCaCommand(rest);
       case 'env':
-        return await runEnvCommand(rest, env);
+        return await (await import('./env-cli.js')).runEnvCommand(rest, env);
       case 'explain':
         return await explainCommand(rest, env);
       case undefined:

@@ -11,7 +11,7 @@
 import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
+import { Agent, Pool, buildConnector, type Connector, type Dispatcher } from '../undici-core.js';
 import type { Route } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import { checkDestination, type GateOptions } from './address-gate.js';
@@ -77,7 +77,7 @@ export class Upstreams {
     if (this.#passthrough !== null) return this.#passthrough;
     const base = buildConnector({ timeout: 10_000, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
     const gate = this.#opts.gate;
-    const connect: buildConnector.connector = (opts, cb) => {
+    const connect: Connector = (opts, cb) => {
       checkDestination(opts.hostname, Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80), gate).then(
         (checked) => base({ ...opts, hostname: checked.address, servername: opts.servername ?? opts.hostname }, cb),
         (err: unknown) => cb(err as Error, null),

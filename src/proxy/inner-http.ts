@@ -10,7 +10,8 @@
  * CONNECT inside a tunnel is refused: a tunnel names one destination.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../node-http.js';
 import type { Socket } from 'node:net';
 import type { LimitsSettings } from '../config/types.js';
 import { SidecarError, toSidecarError } from '../errors.js';

@@ -9,7 +9,8 @@
  * CONNECT and upgrades are handed to the tunnel module when it is attached.
  * In gateway mode the agent is identified here, before any adapter (src/gateway/auth).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../node-http.js';
 import type { Socket } from 'node:net';
 import type { LimitsSettings } from '../config/types.js';
 import { SidecarError, toReply } from '../errors.js';

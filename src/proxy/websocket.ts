@@ -11,7 +11,8 @@
  * is relayed as an ordinary response and the connection closed. A refusal is a
  * catalogued HTTP error written on the agent's socket.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from '../node-http.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
