@@ -1,6 +1,7 @@
 /**
  * The sidecar under soak, started exactly as it ships (`node <shipped flags>
- * dist/main.js run`, the image's NODE_ENV) and observed only from outside, so that
+ * dist/main.js run` with the image's environment and, by default, the NODE_OPTIONS the
+ * chart derives from its default memory limit) and observed only from outside, so that
  * nothing in the measured process is there for the measurement: memory from
  * /proc/<pid>/status, heap, heap spaces and handles from its own admin `/metrics`
  * (prom-client's default process metrics), and open proxy connections from the
@@ -11,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
-import { SHIPPED_NODE_FLAGS } from '../../scripts/shipped-runtime.mjs';
+import { SHIPPED_ENV, SHIPPED_NODE_FLAGS } from '../../scripts/shipped-runtime.mjs';
 
 export interface SidecarStats {
   /** VmRSS, and its anonymous and file-backed parts (the node binary's pages are file-backed). */
@@ -46,20 +47,20 @@ export interface StartOptions {
   readonly entry: string;
   readonly configPath: string;
   readonly logPath: string;
-  /** NODE_OPTIONS for the child (as the chart would set it); the parent's is never inherited. */
+  /** NODE_OPTIONS for the child (as the chart sets it); the parent's is never inherited. */
   readonly nodeOptions?: string | undefined;
   /** Extra node flags after the shipped ones, for experiments (printed in the first line). */
   readonly extraFlags?: readonly string[];
 }
 
-/** The command line the soak runs, for its first line of output. */
+/** The command line the soak runs, for its first line of output (the environment: see startShippedSidecar). */
 export function shippedCommand(o: StartOptions): string[] {
   return [o.node, ...SHIPPED_NODE_FLAGS, ...(o.extraFlags ?? []), o.entry, 'run', '--config', o.configPath];
 }
 
 export async function startShippedSidecar(o: StartOptions): Promise<ShippedSidecar> {
   const [cmd, ...args] = shippedCommand(o);
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...SHIPPED_ENV, NODE_ENV: 'production' };
   delete env.NODE_OPTIONS; // `npm run soak` may carry loader flags (tsx) that the image never has
   if (o.nodeOptions) env.NODE_OPTIONS = o.nodeOptions;
   const child: ChildProcess = spawn(cmd!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,9 +10,10 @@
  *   vault      a blip every minute: the vault is stopped for 1.5 s, then restarted
  *
  * The sidecar runs as it ships (shipped-sidecar.ts): the built dist/ (rebuilt when older
- * than src/), the node flags of the binary and the image, on the node given by --node or
- * $SANCTUM_NODE (the image ships Node 24; any other node is warned about loudly). The
- * first line says what runs.
+ * than src/), the node flags and environment of the binary and the image, the
+ * NODE_OPTIONS the Helm chart sets for its default memory limit, on the node given by
+ * --node or $SANCTUM_NODE (the image ships Node 24; any other node is warned about
+ * loudly). The first line says what runs.
  *
  * Every minute it prints the sidecar's RSS (anonymous and file-backed), heap, handles
  * and open connections. At the end it judges the memory targets: idle after start
@@ -26,7 +27,8 @@
  * Options: --minutes N (fractions allowed), --warmup MINUTES (default 1, or a third of
  * a shorter run), --concurrency N (default 8), --blip-every SECONDS (default 60),
  * --node PATH (default $SANCTUM_NODE, else this node), --node-options STR (NODE_OPTIONS
- * for the sidecar, as the chart sets it from the memory limit), --node-flags 'F ...' (extra
+ * for the sidecar; default: the chart's, from its default memory limit; '' for none),
+ * --node-flags 'F ...' (extra
  * node flags after the shipped ones: experiments only, not what ships).
  */
 import { createReadStream } from 'node:fs';
@@ -36,7 +38,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, ProxyAgent, request } from 'undici';
-import { ensureDist, resolveNode } from '../../scripts/shipped-runtime.mjs';
+import { SHIPPED_ENV, chartDefaults, ensureDist, resolveNode } from '../../scripts/shipped-runtime.mjs';
 import { startCaptureUpstream, type CaptureUpstream, type CapturedRequest } from '../helpers/capture-upstream.js';
 import { RIG_AGENT, startRestartableVault } from '../helpers/sidecar-rig.js';
 import { SECRETS } from '../helpers/stack.js';
@@ -74,10 +76,14 @@ const TARGET = { idleRss: 80 * MiB, steadyRss: 128 * MiB, growth: 0.05 } as cons
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const node = resolveNode(opt.node);
 const extraFlags = (opt['node-flags'] ?? '').split(/\s+/).filter(Boolean);
+const chart = chartDefaults(ROOT);
+const nodeOptions = opt['node-options'] ?? chart.nodeOptions;
 {
   const cmd = shippedCommand({ node: node.path, entry: join(ROOT, 'dist', 'main.js'), configPath: '<routes.yaml>', logPath: '', extraFlags });
   const shown = [`node ${node.version} (${cmd[0]})`, ...cmd.slice(1).map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a))];
-  console.log(`[soak] sidecar as shipped: ${shown.join(' ')}; NODE_OPTIONS ${opt['node-options'] ? JSON.stringify(opt['node-options']) : 'unset'}`);
+  const env = Object.entries(SHIPPED_ENV).map(([k, v]) => `${k}=${v}`).join(' ');
+  const why = opt['node-options'] === undefined ? ` (the chart's, for its default limit ${chart.limit})` : ' (--node-options)';
+  console.log(`[soak] sidecar as shipped: ${shown.join(' ')}; ${env}, NODE_OPTIONS ${nodeOptions ? `${JSON.stringify(nodeOptions)}${why}` : 'unset'}`);
   if (node.warning) console.log(`[soak] ${node.warning}`);
   if (extraFlags.length) console.log(`[soak] EXPERIMENT: extra node flags ${extraFlags.join(' ')} are not what ships`);
 }
@@ -171,7 +177,7 @@ routes:
 `,
 );
 
-const launch = { node: node.path, entry, configPath, logPath, nodeOptions: opt['node-options'], extraFlags };
+const launch = { node: node.path, entry, configPath, logPath, nodeOptions, extraFlags };
 const sidecar = await startShippedSidecar(launch);
 const ready = { proxyPort: sidecar.proxyPort, adminPort: sidecar.adminPort };
 const PROXY = `http://127.0.0.1:${ready.proxyPort}`;
