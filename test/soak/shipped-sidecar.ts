@@ -31,6 +31,8 @@ export interface SidecarStats {
   readonly handles: Readonly<Record<string, number>>;
   /** Accepted proxy connections not yet closed (the kernel's view, TIME_WAIT excluded). */
   readonly connections: number;
+  /** CPU time used so far, user + system, all threads (ms): per exchange it is steadier than throughput on a busy machine. */
+  readonly cpuMs: number;
 }
 
 export interface ShippedSidecar {
@@ -98,8 +100,9 @@ export async function startShippedSidecar(o: StartOptions): Promise<ShippedSidec
     proxyPort: addrs.proxy,
     adminPort: addrs.admin,
     async stats(): Promise<SidecarStats> {
-      const [status, metrics, connections] = await Promise.all([
+      const [status, stat, metrics, connections] = await Promise.all([
         readFile(`/proc/${pid}/status`, 'utf8'),
+        readFile(`/proc/${pid}/stat`, 'utf8'),
         request(`http://127.0.0.1:${addrs.admin}/metrics`).then((r) => r.body.text()),
         openConnections(addrs.proxy),
       ]);
@@ -125,6 +128,7 @@ export async function startShippedSidecar(o: StartOptions): Promise<ShippedSidec
         spaces,
         handles: byLabel('nodejs_active_resources', 'type'),
         connections,
+        cpuMs: cpuMs(stat),
       };
     },
     async stop(graceMs = 10_000): Promise<number | null> {
@@ -137,6 +141,12 @@ export async function startShippedSidecar(o: StartOptions): Promise<ShippedSidec
       return code;
     },
   };
+}
+
+/** utime + stime (fields 14 and 15 of /proc/<pid>/stat) in ms; USER_HZ is 100 on Linux. */
+function cpuMs(stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) * 10;
 }
 
 /**

@@ -83,7 +83,7 @@ const nodeOptions = opt['node-options'] ?? chart.nodeOptions;
   const shown = [`node ${node.version} (${cmd[0]})`, ...cmd.slice(1).map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a))];
   const env = Object.entries(SHIPPED_ENV).map(([k, v]) => `${k}=${v}`).join(' ');
   const why = opt['node-options'] === undefined ? ` (the chart's, for its default limit ${chart.limit})` : ' (--node-options)';
-  console.log(`[soak] sidecar as shipped: ${shown.join(' ')}; ${env}, NODE_OPTIONS ${nodeOptions ? `${JSON.stringify(nodeOptions)}${why}` : 'unset'}`);
+  console.log(`[soak] sidecar as shipped: ${shown.join(' ')}; ${env ? `${env}, ` : ''}NODE_OPTIONS ${nodeOptions ? `${JSON.stringify(nodeOptions)}${why}` : 'unset'}`);
   if (node.warning) console.log(`[soak] ${node.warning}`);
   if (extraFlags.length) console.log(`[soak] EXPERIMENT: extra node flags ${extraFlags.join(' ')} are not what ships`);
 }
@@ -452,7 +452,10 @@ try {
   const heapFinal = mean(samples.filter((x) => x.t >= DURATION_MS - WINDOW_MS).map((x) => x.s.heapUsed));
   const total = Object.values(outcome).reduce((a, b) => a + b, 0);
 
-  console.log(`[soak] exchanges: ${total} (${(total / (DURATION_MS / 1000)).toFixed(0)}/s), vault blips: ${blipCount}`);
+  const cpu = idle.cpuMs - first.cpuMs;
+  console.log(
+    `[soak] exchanges: ${total} (${(total / (DURATION_MS / 1000)).toFixed(0)}/s), vault blips: ${blipCount}; sidecar CPU ${(cpu / 1000).toFixed(1)} s, ${((cpu * 1000) / Math.max(1, total)).toFixed(0)} µs per exchange`,
+  );
   console.log(`[soak] outcomes: ${JSON.stringify(Object.fromEntries(Object.entries(outcome).sort()))}`);
   console.log(
     `[soak] RSS after warm-up ${mb(baseline)} MiB -> end ${mb(final)} MiB: growth ${(growth * 100).toFixed(1)} %, highest ${mb(steady)} MiB, VmHWM ${mb(idle.hwm)} MiB; ` +
