@@ -9,12 +9,13 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { findAnchors } from './lib/anchors.js';
+import { ANCHORS, findAnchors } from './lib/anchors.js';
 import { pickGenerator } from './lib/load.js';
 import { Processes, runSync, which } from './lib/proc.js';
 import { formatIdle, formatJson, formatPaced, formatSse, formatStream, formatTargets, judge, type Report } from './lib/report.js';
 import { findSidecar, shippedRuntime, type SidecarMode } from './lib/sidecar.js';
 import { formatProfile } from './profile.js';
+import { ensureNode24, NODE24_VERSION, nodeVersionOf } from '../scripts/node24.mjs';
 import {
   CONTENDERS,
   type Ctx,
@@ -49,6 +50,8 @@ const HELP = `npm run bench [-- options]
                        else runs npm run build, else builds the last commit apart (head),
                        else runs src/ with tsx
   --rev REV            build and measure commit REV (implies --sidecar head)
+  --node PATH          the node binary that runs the sidecar and node-relay (default: the
+                       Node 24 the image ships, from scripts/node24.mjs, fetched if absent)
   --node-flags='F ...' extra node flags for the sidecar (experiments, e.g. --node-flags=--max-semi-space-size=4)
   --no-pin             do not pin processes to CPUs
   --strict             exit 1 when a target FAILs
@@ -57,7 +60,7 @@ const HELP = `npm run bench [-- options]
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[] } {
+function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]; node: string | undefined } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -74,6 +77,7 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
       sidecar: { type: 'string', default: 'auto' },
       'node-flags': { type: 'string' },
       rev: { type: 'string' },
+      node: { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -116,11 +120,34 @@ function parse(): Ctx['opts'] & { strict: boolean; keep: boolean; only: string[]
     sseIntervalMs: 50,
     sidecarMode: mode as SidecarMode,
     rev: values.rev,
+    node: values.node,
     sidecarNodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter(Boolean),
     pin: !(values['no-pin'] ?? false),
     strict: values.strict ?? false,
     keep: values.keep ?? false,
   };
+}
+
+/**
+ * The node that runs the sidecar: --node, else the pinned Node 24 (what the image ships),
+ * else, when that cannot be had, the harness's own node with a note saying so.
+ */
+function sidecarNode(explicit: string | undefined, notes: string[], log: (s: string) => void): { path: string; version: string } {
+  if (explicit !== undefined) {
+    const version = nodeVersionOf(explicit);
+    if (!version) throw new Error(`--node ${explicit}: not a runnable node binary`);
+    if (!version.startsWith('v24.')) notes.push(`the sidecar runs on node ${version} (--node), not the Node 24 the image ships`);
+    return { path: explicit, version };
+  }
+  try {
+    const path = ensureNode24();
+    return { path, version: `v${NODE24_VERSION}` };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    log(`node24: ${why}`);
+    notes.push(`Node ${NODE24_VERSION} unavailable (${why}): the sidecar runs on the harness's node ${process.version}, not the image's runtime`);
+    return { path: process.execPath, version: process.version };
+  }
 }
 
 function selection(only: string[], profile: boolean): { workloads: WorkloadName[]; contenders: ContenderName[] } {
@@ -193,12 +220,16 @@ async function main(): Promise<number> {
     targets: [],
   };
   for (const m of anchors.missing) if (contenders.includes(m.name)) report.notes.push(m.note);
+  const node = sidecarNode(opts.node, report.notes, log);
+  report.meta.sidecarNode = node.version;
   if (!pin) report.notes.push(opts.pin ? 'taskset or a second CPU is missing: processes are not pinned' : 'pinning off (--no-pin)');
 
   try {
     log(`bench: ${workloads.join(', ')} | generator ${opts.generator} | ${pin ? 'pinned' : 'not pinned'} | tmp ${tmp}`);
-    const needsSidecar = workloads.some((w) => w !== 'json') || contenders.some((c) => !['direct', 'nginx', 'tinyproxy', 'mitmdump', 'node-relay'].includes(c));
-    const launcher = needsSidecar ? findSidecar(ROOT, opts.sidecarMode, log, tmp, opts.rev) : 'not needed';
+    log(`sidecar node: ${node.version} (${node.path})`);
+    const needsSidecar =
+      workloads.some((w) => w !== 'json') || contenders.some((c) => c !== 'direct' && c !== 'node-relay' && !(ANCHORS as readonly string[]).includes(c));
+    const launcher = needsSidecar ? findSidecar(node.path, ROOT, opts.sidecarMode, log, tmp, opts.rev) : 'not needed';
     if (typeof launcher === 'string') {
       if (needsSidecar) report.notes.push(`sidecar not runnable, its contenders and workloads are skipped: ${launcher}`);
     } else {
@@ -218,6 +249,7 @@ async function main(): Promise<number> {
       genCpu,
       upstream: up,
       launcher: typeof launcher === 'string' ? undefined : launcher,
+      sidecarNode: node.path,
       launcherWhy: typeof launcher === 'string' ? launcher : undefined,
       anchorsPresent: anchors.present,
       report,
@@ -249,7 +281,7 @@ async function main(): Promise<number> {
     out.push(
       formatJson(
         report,
-        `Small JSON, ${opts.connections} connections, ${opts.durationS} s runs after a warm-up (${opts.warmupS}-4 s), ${opts.generator}${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`,
+        `Small JSON on Node ${String(report.meta.sidecarNode)} (sidecar and node-relay; harness ${process.version}), ${opts.connections} connections, ${opts.durationS} s runs after a warm-up (${opts.warmupS}-4 s), ${opts.generator}${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`,
       ),
       '',
     );

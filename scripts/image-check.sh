@@ -2,22 +2,22 @@
 # Opt-in image check (not run by CI): builds the Dockerfile with podman (buildah) on this
 # machine and runs the image the way the chart and compose do, then checks it.
 #
-#   sudo scripts/image-check.sh [--no-install] [--keep] [--ref REF | --worktree]
+#   sudo scripts/image-check.sh [--no-install] [--keep] [--ref REF | --worktree] [--node PATH]
 #
 # It builds the committed tree (git archive HEAD, or REF) unless --worktree is given, so that
 # work in progress in the checkout does not decide the result.
 #
 # No container registry is reachable here, so the base images are local stand-ins:
 #   BUILD_IMAGE    a Debian bookworm minbase made with debootstrap + `podman import`
-#   RUNTIME_IMAGE  a distroless-like image: the host's node at /nodejs/bin/node, the shared
-#                  libraries it needs taken from that Debian rootfs, a nonroot (65532) user,
-#                  and no shell
+#   RUNTIME_IMAGE  a distroless-like image: Node 24 LTS at /nodejs/bin/node (the binary
+#                  scripts/node24.mjs pins and caches, the runtime the real base ships; or
+#                  --node PATH), the shared libraries it needs taken from that Debian
+#                  rootfs, a nonroot (65532) user, and no shell
 #   APP_ARTIFACTS  dist/ and production node_modules built on the host (npm run build,
 #                  npm prune --omit=dev), imported as an image: builds inside the container
 #                  would need the registry through a TLS-intercepting proxy
-# The stand-ins carry the host's Node (20.x), not the Node 24 of the real bases: this checks
-# the Dockerfile's mechanics (stages, user, permissions, read-only root, signals,
-# healthcheck), not Node 24 compatibility.
+# The sidecar in the image therefore runs on the Node line users run; the host's own node
+# (any line) only builds the artifacts and drives the checks.
 #
 # Then the image runs read-only, as 65532, with all capabilities dropped and a tmpfs /tmp,
 # next to a dev vault (same image) on a Unix socket, and the script checks: no shell in the
@@ -40,6 +40,7 @@ INSTALL=1
 KEEP=0
 WORKTREE=0
 REF=HEAD
+IMAGE_NODE=
 while [ "$#" -gt 0 ]; do
   arg="$1"
   shift
@@ -48,7 +49,8 @@ while [ "$#" -gt 0 ]; do
     --no-install) INSTALL=0 ;;
     --keep) KEEP=1 ;;
     --worktree) WORKTREE=1 ;;
-    -h|--help) sed -n "2,37p" "$0"; exit 0 ;;
+    --node) IMAGE_NODE="${1:?--node needs the path of a node binary}"; shift ;;
+    -h|--help) sed -n "2,33p" "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -139,7 +141,11 @@ echo "$BASE_IMAGE"
 
 # --- runtime stand-in (distroless-like, no shell) -------------------------------------------
 step "runtime stand-in (no shell)"
-NODE_BIN="$(readlink -f "$(command -v node)")"
+if [ -z "$IMAGE_NODE" ]; then
+  IMAGE_NODE="$(node "$ROOT/scripts/node24.mjs")" || die "could not fetch the pinned Node 24 (scripts/node24.mjs)"
+fi
+NODE_BIN="$(readlink -f "$IMAGE_NODE")"
+[ -x "$NODE_BIN" ] || die "no node binary at $IMAGE_NODE"
 RT="$WORK/runtime-rootfs"
 mkdir -p "$RT/nodejs/bin" "$RT/etc" "$RT/tmp" "$RT/home/nonroot"
 cp "$NODE_BIN" "$RT/nodejs/bin/node"
@@ -166,6 +172,7 @@ if podman run --rm --entrypoint /bin/sh "$RUNTIME_IMAGE" -c true >/dev/null 2>&1
   die "the runtime stand-in has a shell; it should not"
 fi
 echo "$RUNTIME_IMAGE: node $NODE_VERSION, no /bin/sh"
+case "$NODE_VERSION" in v24.*) ;; *) warn "the runtime stand-in runs node $NODE_VERSION, not the Node 24 the image ships" ;; esac
 
 # --- artifacts from the host ------------------------------------------------------------------
 step "artifacts (npm run build, npm prune --omit=dev, on the host)"
@@ -219,7 +226,7 @@ const c = img.Config ?? {};
 const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const check = (ok, msg) => console.log(`${ok ? 'ok' : 'no'}|${msg}`);
 check(c.User === '65532:65532', `USER ${c.User}`);
-check(eq(c.Entrypoint, ['node', 'dist/main.js']), `ENTRYPOINT ${JSON.stringify(c.Entrypoint)}`);
+check(eq(c.Entrypoint, ['node', '--max-semi-space-size=2', 'dist/main.js']), `ENTRYPOINT ${JSON.stringify(c.Entrypoint)}`);
 check(eq(c.Cmd, ['run']), `CMD ${JSON.stringify(c.Cmd)}`);
 check(c.StopSignal === 'SIGTERM', `STOPSIGNAL ${c.StopSignal}`);
 check(eq(Object.keys(c.ExposedPorts ?? {}).sort(), ['8080/tcp', '9090/tcp']), `EXPOSE ${Object.keys(c.ExposedPorts ?? {}).join(' ')}`);

@@ -9,5 +9,6 @@ export declare const NODE_ENV_VAR: string;
 export declare function resolveNode(
   choice: string | undefined,
   env?: NodeJS.ProcessEnv,
+  opts?: { pinned?: () => string },
 ): { path: string; version: string; source: string; warning: string | undefined };
 export declare function ensureDist(root: string, log: (line: string) => void): { entry: string; built: boolean };

@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { ensureNode24, NODE24_VERSION } from './node24.mjs';
 
 /**
  * Node flags of the shipped binary. `--max-semi-space-size=1`: a proxy's garbage is
@@ -85,16 +86,30 @@ export const NODE_ENV_VAR = 'SANCTUM_NODE';
 
 /**
  * The node binary to run the sidecar on: `choice` (a `--node PATH` option), else
- * $SANCTUM_NODE, else the node running this script. `warning` is set when that node is
- * not the shipped major, so that a caller can say so loudly in its first lines.
+ * $SANCTUM_NODE, else the pinned Node 24 the image ships (scripts/node24.mjs: cached
+ * under .cache/, installed on first use), else, when that cannot be had, the node running
+ * this script. `warning` is set when the result is not the shipped major, so that a
+ * caller can say so loudly in its first lines.
  * @param {string | undefined} choice
  * @param {NodeJS.ProcessEnv} [env]
+ * @param {{ pinned?: () => string }} [opts] where the pinned Node 24 comes from (tests stub it)
  * @returns {{ path: string; version: string; source: string; warning: string | undefined }}
  */
-export function resolveNode(choice, env = process.env) {
+export function resolveNode(choice, env = process.env, opts = {}) {
   const fromEnv = env[NODE_ENV_VAR];
-  const path = choice || fromEnv || process.execPath;
-  const source = choice ? '--node' : fromEnv ? `$${NODE_ENV_VAR}` : 'the node running this script';
+  let path = choice || fromEnv;
+  let source = choice ? '--node' : fromEnv ? `$${NODE_ENV_VAR}` : '';
+  let fallback = '';
+  if (!path) {
+    try {
+      path = (opts.pinned ?? ensureNode24)();
+      source = `the pinned Node ${NODE24_VERSION} (scripts/node24.mjs)`;
+    } catch (err) {
+      path = process.execPath;
+      source = 'the node running this script';
+      fallback = ` (the pinned Node ${NODE24_VERSION} could not be had: ${err instanceof Error ? err.message : String(err)})`;
+    }
+  }
   if (!existsSync(path)) throw new Error(`node binary not found: ${path} (from ${source})`);
   const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 30_000 });
   const version = (r.stdout ?? '').trim();
@@ -103,7 +118,7 @@ export function resolveNode(choice, env = process.env) {
   const warning =
     major === SHIPPED_NODE_MAJOR
       ? undefined
-      : `WARNING: measuring on node ${version} (${source}), but the image ships Node ${SHIPPED_NODE_MAJOR}: ` +
+      : `WARNING: measuring on node ${version} (${source})${fallback}, but the image ships Node ${SHIPPED_NODE_MAJOR}: ` +
         `memory figures differ by tens of MiB between majors. Pass --node PATH or set ${NODE_ENV_VAR} to a Node ${SHIPPED_NODE_MAJOR} binary.`;
   return { path, version, source, warning };
 }

@@ -10,21 +10,23 @@ import type { Config, VaultSettings } from './config/types.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
+import { declareKnownSeries } from './metrics/known-series.js';
 import { CredentialResolver } from './credentials/resolver.js';
 import { Upstreams } from './proxy/forward.js';
 import { Pipeline } from './proxy/pipeline.js';
-import { createProxyServer } from './proxy/server.js';
+import { createProxyServer } from './proxy/listener.js';
 import { buildSnapshot, type Snapshot } from './proxy/snapshot.js';
 import { startAdmin, type AdminServer } from './admin/server.js';
+import type { ListenerAddress } from './routing/explain.js';
 import { VaultClient, type VaultEndpoint } from './vault/client.js';
 import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
-import { gateFor, resolveEndpoint } from './proxy/address-gate.js';
-import { createTunnels, loadInterceptor } from './proxy/tunnels.js';
+import { gateFor, resolveEndpoint } from './egress/address-gate.js';
+import { createTunnels, loadInterceptor } from './proxy/tunnel/tunnels.js';
 import { Limiter } from './gateway/limits.js';
 import { AgentListeners } from './gateway/listeners.js';
 import { VaultPool } from './vault/pool.js';
-import { listen } from './proxy/splice.js';
+import { listen } from './listen.js';
 
 export interface SidecarOptions {
   readonly config: Config;
@@ -59,7 +61,10 @@ export interface Sidecar {
   reload(next?: Config): Promise<void>;
   /** Not ready reason, or null. */
   notReadyReason(): string | null;
-  /** Stop accepting, drain in-flight requests up to the deadline, close everything. */
+  /**
+   * Shut down: keep serving for `limits.drain_delay` with readiness off, then stop accepting,
+   * drain in-flight requests up to the deadline and close everything.
+   */
   close(deadlineMs?: number): Promise<void>;
 }
 
@@ -85,9 +90,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
   let snap = buildSnapshot(opts.config, 1);
   metrics.setConfig(snap.config.hash);
+  declareKnownSeries(metrics, snap.config);
 
   // The interception CA is checked before anything starts, so a bad key fails start-up cleanly.
   const interceptor = await loadInterceptor(snap.config, log);
+  if (interceptor !== null) metrics.setCaExpiry(interceptor.caNotAfterMs);
   metrics.setVaultState('connecting');
   let vault = await createVaultClient(snap.config.vault, env, log, metrics);
   vault.start();
@@ -119,24 +126,38 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const tunnels = createTunnels({ config: snap.config, pipeline, snapshot: () => snap, log, metrics, draining, gate, interceptor });
   const proxyDeps = { pipeline, snapshot: () => snap, log, isDraining: () => draining.active, onConnect: tunnels.onConnect, onUpgrade: tunnels.onUpgrade };
   const server: Server = createProxyServer(proxyDeps, snap.config.limits);
+  metrics.countConnections(server, 'proxy');
   draining.track(server);
   await listen(server, snap.config.listen.host, snap.config.listen.port);
   const proxyAddr = server.address() as AddressInfo;
   ownEndpoints.push({ host: proxyAddr.address, port: proxyAddr.port });
   // Gateway mode: agents' dedicated listeners (every request there is that agent).
-  const agentListeners = new AgentListeners((listener) => createProxyServer({ ...proxyDeps, listener }, snap.config.limits), draining);
+  const agentListeners = new AgentListeners((listener) => {
+    const s = createProxyServer({ ...proxyDeps, listener }, snap.config.limits);
+    metrics.countConnections(s, 'agent');
+    return s;
+  }, draining);
   (await agentListeners.update(snap.config))();
 
   let admin: AdminServer | null = null;
   let adminAddr: AddressInfo | null = null;
   const notReadyReason = (): string | null => {
     if (draining.active) return 'draining';
+    if (draining.stopping) return 'shutting down: serving until the drain delay ends';
     const s = vault.state;
     if (s.status !== 'ready') return `vault ${s.status}${s.reason ? `: ${s.reason}` : ''}`;
     return null;
   };
   if (snap.config.admin !== undefined) {
-    admin = await startAdmin({ snapshot: () => snap, metrics, notReadyReason }, snap.config.admin.host, snap.config.admin.port);
+    // `/explain` reads a URL naming one of the bound proxy addresses as a base URL.
+    const listeners = (): ListenerAddress[] => [
+      { host: proxyAddr.address, port: proxyAddr.port },
+      ...snap.config.agents.flatMap((a) => {
+        const bound = a.listen === undefined ? null : agentListeners.address(`${a.listen.host}:${a.listen.port}`);
+        return bound === null ? [] : [{ ...bound, agent: a.name }];
+      }),
+    ];
+    admin = await startAdmin({ snapshot: () => snap, metrics, notReadyReason, listeners }, snap.config.admin.host, snap.config.admin.port);
     adminAddr = admin.server.address() as AddressInfo;
     ownEndpoints.push({ host: adminAddr.address, port: adminAddr.port });
   }
@@ -204,6 +225,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         limiter.retain(new Set(['', ...config.agents.map((a) => a.name)]), routeNames);
         metrics.configReloads.inc({ result: 'success' });
         metrics.setConfig(config.hash);
+        declareKnownSeries(metrics, config);
         log.info({ config: config.hash, routes: config.routes.length, generation: built.generation }, 'configuration reloaded');
       } catch (err) {
         metrics.configReloads.inc({ result: 'error' });
@@ -213,6 +235,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     },
     close(deadlineMs?: number): Promise<void> {
       closed ??= (async () => {
+        const delayMs = snap.config.limits.drainDelayMs;
+        if (delayMs > 0) log.info({ drain_delay_ms: delayMs }, 'shutting down: /readyz is 503; still serving until the drain delay ends');
+        await draining.delay(delayMs);
         await draining.drain(deadlineMs ?? snap.config.limits.shutdownTimeoutMs);
         await admin?.close();
         await upstreams.close();

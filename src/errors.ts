@@ -44,6 +44,10 @@ export const CATALOGUE = {
   UPSTREAM_UNREACHABLE: { status: 502, message: 'The upstream could not be reached.' },
   UPSTREAM_TLS: { status: 502, message: 'The upstream TLS certificate could not be verified; the credential was not sent.' },
   UPSTREAM_ERROR: { status: 502, message: 'The upstream connection failed during the exchange.' },
+  RESPONSE_BLOCKED: {
+    status: 502,
+    message: "The upstream's answer carried the injected credential (or could not be searched for it) and was withheld.",
+  },
   CREDENTIAL_NOT_FOUND: { status: 502, message: 'The vault has no credential at the path this route names; the route is misconfigured.' },
   VAULT_AUTH_FAILED: { status: 502, message: 'The sidecar could not authenticate to the vault.' },
   VAULT_ERROR: { status: 502, message: 'The vault returned an error.' },
@@ -54,6 +58,10 @@ export const CATALOGUE = {
   SHUTTING_DOWN: { status: 503, message: 'The sidecar is shutting down.', retryAfter: 1 },
   VAULT_TIMEOUT: { status: 504, message: 'The vault did not answer in time; the request was not sent.' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time.' },
+  ADMIN_DETAIL_OFF: {
+    status: 403,
+    message: 'The admin listener is not on loopback, so /routes and /explain are off; set admin_detail: true in routes.yaml to serve them.',
+  },
   INTERNAL: { status: 500, message: 'Internal sidecar error.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -1,5 +1,6 @@
 /**
- * Logging: pino options with redaction, and the one canonical line per request (STYLE 7).
+ * Logging: pino options with redaction. The canonical per-request line is written by
+ * `proxy/record.ts` alone (STYLE 7).
  *
  * Injected header values are never handed to the logger at all; redaction of
  * credential-bearing header names is defence in depth for anything that logs a
@@ -32,29 +33,4 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
     },
     opts.destination ?? pino.destination({ fd: 1, sync: false }),
   );
-}
-
-/** The fields of the canonical per-request line; names are constant and tests assert on them. */
-export interface RequestRecord {
-  id: string;
-  form: string;
-  agent: string | null;
-  route: string | null;
-  method: string;
-  host: string | null;
-  status: number;
-  code: string | null;
-  outcome: string;
-  vault_ms: number | null;
-  upstream_ms: number | null;
-  total_ms: number;
-  bytes_in: number;
-  bytes_out: number;
-  cache: string | null;
-}
-
-/** Emit the canonical line. Called exactly once per request, from a `finally`-style close hook. */
-export function logRequest(log: Logger, rec: RequestRecord): void {
-  if (rec.status >= 500) log.warn(rec, 'request');
-  else log.info(rec, 'request');
 }

@@ -10,7 +10,7 @@
  * Refuses to run with the inspector
  * open in production (I12), then hands over to the CLI.
  */
-import { runCli } from './cli.js';
+import { runCli } from './cli/index.js';
 
 if (process.execArgv.some((a) => a.startsWith('--inspect')) && process.env.NODE_ENV === 'production') {
   process.stderr.write('sanctum-sidecar: refusing to run with the inspector enabled in production\n');

@@ -1,6 +1,6 @@
 /**
- * The parts of undici the request path uses (Agent, Pool, buildConnector), loaded from
- * their own files instead of the package index.
+ * The parts of undici the request path uses (Agent, Pool, Client, buildConnector),
+ * loaded from their own files instead of the package index.
  *
  * Why: `import 'undici'` loads all of undici (fetch, WebSocket, caches, mocks,
  * interceptors) and, through its cookies module reading `globalThis.Headers`, also
@@ -23,5 +23,7 @@ export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.
 export type Agent = Undici.Agent;
 export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
 export type Pool = Undici.Pool;
+export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;
+export type Client = Undici.Client;
 export const buildConnector = require('undici/lib/core/connect.js') as typeof Undici.buildConnector;
 export type Connector = Undici.buildConnector.connector;

@@ -3,12 +3,15 @@
  * date, else a fresh `npm run build`, else a build of the last commit in a temporary
  * directory, else `tsx src/main.ts`), makes a throw-away
  * agent key, development vault file and routes.yaml, and starts the development vault
- * and the sidecar on loopback ephemeral ports. The sidecar is pinned to its own CPU;
- * the vault, an outside service, sits with the upstream and the load generator.
+ * and the sidecar on loopback ephemeral ports. The sidecar is pinned to its own CPU
+ * and runs on the node binary chosen for it (by default the Node 24 the image ships);
+ * the vault, an outside service, sits with the upstream and the load generator and runs
+ * on the harness's node.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHIPPED_ENV, chartDefaults } from '../../scripts/shipped-runtime.mjs';
+import { nodeVersionOf } from '../../scripts/node24.mjs';
 import { request } from './http.js';
 import { freePort, type Processes, runSync, sleep, type Spawned, waitForPort } from './proc.js';
 
@@ -17,6 +20,8 @@ export type SidecarMode = 'auto' | 'dist' | 'head' | 'tsx';
 /** How to launch the sidecar's CLI: `node [pre...] entry ...`. */
 export interface SidecarLauncher {
   readonly kind: 'dist' | 'head' | 'tsx';
+  /** The node binary that runs the sidecar. */
+  readonly node: string;
   /** Node flags before the entry (`--import tsx` for source). */
   readonly pre: readonly string[];
   readonly entry: string;
@@ -26,6 +31,8 @@ export interface SidecarLauncher {
 /** Hosts of the routes in the generated routes.yaml (they never resolve: each route names its upstream). */
 export const HOSTS = {
   cached: 'cached.bench.test',
+  /** The same cached route with `response_guard: off`: the guard's cost is the difference. */
+  cachedNoGuard: 'cached-noguard.bench.test',
   nocache: 'nocache.bench.test',
   delegate: 'delegate.bench.test',
   stream: 'stream.bench.test',
@@ -43,8 +50,8 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-function helpWorks(root: string, pre: readonly string[], entry: string): string | undefined {
-  const r = runSync(process.execPath, [...pre, entry, '--help'], 60_000, { cwd: root });
+function helpWorks(node: string, root: string, pre: readonly string[], entry: string): string | undefined {
+  const r = runSync(node, [...pre, entry, '--help'], 60_000, { cwd: root });
   return r.status === 0 ? undefined : `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`;
 }
 
@@ -52,7 +59,7 @@ function helpWorks(root: string, pre: readonly string[], entry: string): string 
  * Builds the last commit (`git archive HEAD`) in `dir`, for when the work tree holds
  * someone's unfinished change that does not compile. Returns the launcher or why not.
  */
-function buildHead(root: string, dir: string, log: (s: string) => void, ref = 'HEAD'): SidecarLauncher | string {
+function buildHead(node: string, root: string, dir: string, log: (s: string) => void, ref = 'HEAD'): SidecarLauncher | string {
   const rev = runSync('git', ['rev-parse', '--short', '--verify', `${ref}^{commit}`], 10_000, { cwd: root }).stdout.trim();
   if (!rev) return `no such commit: ${ref}`;
   log(`building commit ${rev} in ${dir} ...`);
@@ -65,8 +72,8 @@ function buildHead(root: string, dir: string, log: (s: string) => void, ref = 'H
   const b = runSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], 300_000, { cwd: dir });
   if (b.status !== 0) return `build of ${rev} failed: ${(b.stdout + b.stderr).trim().split('\n').slice(0, 3).join(' | ')}`;
   const entry = join(dir, 'dist', 'main.js');
-  const why = helpWorks(dir, [], entry);
-  return why === undefined ? { kind: 'head', pre: [], entry, note: `commit ${rev}, built apart from the work tree` } : `head: ${why}`;
+  const why = helpWorks(node, dir, [], entry);
+  return why === undefined ? { kind: 'head', node, pre: [], entry, note: `commit ${rev}, built apart from the work tree` } : `head: ${why}`;
 }
 
 /**
@@ -75,6 +82,7 @@ function buildHead(root: string, dir: string, log: (s: string) => void, ref = 'H
  * the last resort runs the source with tsx (slower: source maps, no build).
  */
 export function findSidecar(
+  node: string,
   root: string,
   mode: SidecarMode,
   log: (s: string) => void,
@@ -85,18 +93,18 @@ export function findSidecar(
   const dist = join(root, 'dist', 'main.js');
   if (!existsSync(src) && !existsSync(dist)) return 'no src/main.ts or dist/main.js yet';
   const tryDist = (note: string): SidecarLauncher | string => {
-    const why = existsSync(dist) ? helpWorks(root, [], dist) : 'dist/main.js missing';
-    return why === undefined ? { kind: 'dist', pre: [], entry: dist, note } : `dist: ${why}`;
+    const why = existsSync(dist) ? helpWorks(node, root, [], dist) : 'dist/main.js missing';
+    return why === undefined ? { kind: 'dist', node, pre: [], entry: dist, note } : `dist: ${why}`;
   };
   const tryTsx = (): SidecarLauncher | string => {
-    const why = helpWorks(root, ['--import', 'tsx'], src);
+    const why = helpWorks(node, root, ['--import', 'tsx'], src);
     return why === undefined
-      ? { kind: 'tsx', pre: ['--import', 'tsx'], entry: src, note: 'source via tsx (not built)' }
+      ? { kind: 'tsx', node, pre: ['--import', 'tsx'], entry: src, note: 'source via tsx (not built)' }
       : `tsx: ${why}`;
   };
   if (mode === 'tsx') return tryTsx();
   if (mode === 'dist') return tryDist('dist (as found)');
-  if (mode === 'head') return buildHead(root, join(tmp, 'head'), log, rev ?? 'HEAD');
+  if (mode === 'head') return buildHead(node, root, join(tmp, 'head'), log, rev ?? 'HEAD');
   const fresh = existsSync(dist) && existsSync(join(root, 'src')) && statSync(dist).mtimeMs >= newestMtime(join(root, 'src'));
   if (fresh) {
     const d = tryDist('dist (up to date with src)');
@@ -111,7 +119,7 @@ export function findSidecar(
     log(`npm run build failed (exit ${b.status}): the work tree does not compile`);
     log((b.stdout + b.stderr).trim().split('\n').slice(0, 5).join('\n'));
   }
-  const h = buildHead(root, join(tmp, 'head'), log);
+  const h = buildHead(node, root, join(tmp, 'head'), log);
   if (typeof h !== 'string') return h;
   log(`${h}; trying the source with tsx`);
   const t = tryTsx();
@@ -189,6 +197,12 @@ routes:
     upstream: ${fast}
 ${common}
     cache_ttl: 60s
+  - name: cachednoguard
+    match: { host: ${HOSTS.cachedNoGuard} }
+    upstream: ${fast}
+${common}
+    cache_ttl: 60s
+    response_guard: off
   - name: nocache
     match: { host: ${HOSTS.nocache} }
     upstream: ${fast}
@@ -240,7 +254,7 @@ export function shippedRuntime(root: string, launcher: SidecarLauncher): { env: 
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
   return {
     env,
-    describe: `node ${process.version} ${[...shebangFlags(launcher.entry), ...launcher.pre].join(' ')} ${entry} (${launcher.note}); ${vars} (the chart's, for its default limit ${chart.limit})`,
+    describe: `node ${nodeVersionOf(launcher.node) ?? '?'} (${launcher.node}) ${[...shebangFlags(launcher.entry), ...launcher.pre].join(' ')} ${entry} (${launcher.note}); ${vars} (the chart's, for its default limit ${chart.limit})`,
   };
 }
 // --- end issue 19 ----------------------------------------------------------------------------
@@ -258,7 +272,7 @@ export async function startSidecar(
   writeFileSync(config, routesYaml(s, port, adminPort));
   const child = procs.spawn(
     opts.name,
-    process.execPath,
+    s.launcher.node,
     [
       // Run it as shipped: the node flags on the entry's shebang (the image's ENTRYPOINT has the same).
       ...shebangFlags(s.launcher.entry),

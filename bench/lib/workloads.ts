@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyseProfile } from '../profile.js';
-import { type AnchorName, type AnchorRunning, startAnchor } from './anchors.js';
+import { ANCHOR_PACKAGE, ANCHORS, type AnchorName, type AnchorRunning, startAnchor } from './anchors.js';
 import { getJson, request } from './http.js';
 import { openIdle } from './idle.js';
 import { type Generator, type LoadTarget, runLoad, runPaced } from './load.js';
@@ -30,9 +30,13 @@ import { download, type StreamTarget, upload } from './stream.js';
 export const CONTENDERS = [
   'direct',
   'cache-hit',
+  'cache-hit-noguard',
   'vault-every',
   'delegate',
   'base-url',
+  'squid',
+  'caddy',
+  'haproxy',
   'nginx',
   'tinyproxy',
   'mitmdump',
@@ -78,6 +82,8 @@ export interface Ctx {
   readonly genCpu: number | undefined;
   readonly upstream: Upstream;
   readonly launcher: SidecarLauncher | undefined;
+  /** The node binary that runs the sidecar and node-relay (the one the image ships by default). */
+  readonly sidecarNode: string;
   readonly launcherWhy: string | undefined;
   readonly anchorsPresent: readonly AnchorName[];
   readonly report: Report;
@@ -152,6 +158,8 @@ function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined
       return { port: fast, path: '/json', headers: { authorization: `Bearer ${ctx.token}` } };
     case 'cache-hit':
       return { port: sc?.port ?? 0, path: `http://${HOSTS.cached}/json`, host: HOSTS.cached };
+    case 'cache-hit-noguard':
+      return { port: sc?.port ?? 0, path: `http://${HOSTS.cachedNoGuard}/json`, host: HOSTS.cachedNoGuard };
     case 'vault-every':
       return { port: sc?.port ?? 0, path: `http://${HOSTS.nocache}/json`, host: HOSTS.nocache };
     case 'delegate':
@@ -159,7 +167,10 @@ function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined
     case 'base-url':
       return { port: sc?.port ?? 0, path: `${PREFIX}/json` };
     case 'nginx':
+    case 'caddy':
+    case 'haproxy':
       return { port: anchor?.port ?? 0, path: '/json' };
+    case 'squid':
     case 'tinyproxy':
     case 'mitmdump':
     case 'node-relay':
@@ -167,9 +178,9 @@ function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined
   }
 }
 
-/** The bare node:http + undici relay (bench/node-relay.ts), pinned like a proxy under test. */
+/** The bare node:http + undici relay (bench/node-relay.ts), pinned like a proxy under test, on the sidecar's node. */
 async function startNodeRelay(ctx: Ctx): Promise<{ child: Spawned; port: number }> {
-  const child = ctx.procs.spawn('node-relay', process.execPath, ['--import', 'tsx', join(ctx.root, 'bench', 'node-relay.ts')], {
+  const child = ctx.procs.spawn('node-relay', ctx.sidecarNode, ['--import', 'tsx', join(ctx.root, 'bench', 'node-relay.ts')], {
     cpu: ctx.sidecarCpu,
     cwd: ctx.root,
     env: { ...process.env, BENCH_UPSTREAM: `http://127.0.0.1:${ctx.upstream.fast}`, BENCH_TOKEN: ctx.token },
@@ -200,7 +211,7 @@ async function warmUp(ctx: Ctx, t: LoadTarget, loadOpts: Parameters<typeof runLo
 function kindOf(name: ContenderName): JsonRow['kind'] {
   if (name === 'direct') return 'direct';
   if (name === 'node-relay') return 'reference';
-  return name === 'nginx' || name === 'tinyproxy' || name === 'mitmdump' ? 'anchor' : 'sidecar';
+  return (ANCHORS as readonly string[]).includes(name) ? 'anchor' : 'sidecar';
 }
 
 /** Small JSON at N connections through every selected contender, `rounds` times in alternating order. */
@@ -210,7 +221,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
     const row: JsonRow = { name: c, kind: kindOf(c), status: 'ok', rounds: [] };
     if (row.kind === 'sidecar' && !ctx.launcher) Object.assign(row, { status: 'skipped', note: 'sidecar not runnable' });
     if (row.kind === 'anchor' && !ctx.anchorsPresent.includes(c as AnchorName)) {
-      Object.assign(row, { status: 'skipped', note: `not installed (apt-get install -y ${c === 'mitmdump' ? 'mitmproxy' : c})` });
+      Object.assign(row, { status: 'skipped', note: `not installed (apt-get install -y ${ANCHOR_PACKAGE[c as AnchorName]})` });
     }
     rows.set(c, row);
     ctx.report.json.push(row);

@@ -3,21 +3,31 @@
  * vault authenticated, and not draining), /metrics, /routes (the route table, no
  * secrets: routes hold vault paths, never values) and /explain.
  *
+ * /routes and /explain describe agents, routes and vault paths: a map for whoever
+ * reaches them. When the admin listener is not on loopback (the Helm chart binds it to
+ * 0.0.0.0 for probes and Prometheus), they answer 403 ADMIN_DETAIL_OFF unless
+ * routes.yaml says `admin_detail: true`; /healthz, /readyz and /metrics stay.
+ *
  * Plain node:http: five read-only GET endpoints do not need a framework, and not
  * loading one keeps about 16 MB off the resident size of a sidecar that runs in every
  * agent pod (measured: fastify alone adds 16 MB RSS at start-up on Node 20).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from '../node-http.js';
+import { listen } from '../listen.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Snapshot } from '../proxy/snapshot.js';
-import { explain } from '../routing/explain.js';
+import { explain, type ListenerAddress } from '../routing/explain.js';
+import { SidecarError, toReply } from '../errors.js';
+import { allowEntryText } from '../config/hosts.js';
 
 export interface AdminDeps {
   readonly snapshot: () => Snapshot;
   readonly metrics: Metrics;
   /** null when ready, else the reason. */
   readonly notReadyReason: () => string | null;
+  /** The proxy's bound addresses: `/explain` reads a URL naming one as a base URL. */
+  readonly listeners?: () => readonly ListenerAddress[];
 }
 
 export interface AdminServer {
@@ -48,8 +58,15 @@ function routesBody(snap: Snapshot): unknown {
       header_name: r.inject.headerName ?? null,
       cache_ttl_ms: r.cacheTtlMs,
       allow_plaintext: r.allowPlaintext,
+      ports: r.match.ports,
+      response_guard: r.responseGuard,
+      keep_cookies: r.keepCookies,
+      keep_forwarding_headers: r.keepForwardingHeaders,
+      // Names only: a set value may be an identifier the operator would rather not publish.
+      headers_set: r.headers.set.map(([name]) => name),
+      headers_removed: r.headers.remove,
     })),
-    egress: snap.config.egress,
+    egress: { ...snap.config.egress, allow: snap.config.egress.allow.map(allowEntryText) },
     // Gateway mode: who may use what (token hashes and placeholders are not shown).
     agents: snap.config.agents.map((a) => ({
       name: a.name,
@@ -61,7 +78,21 @@ function routesBody(snap: Snapshot): unknown {
   };
 }
 
-async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** 127.0.0.0/8, ::1 or localhost: only this host can reach a listener bound there. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** /routes and /explain: served on loopback, elsewhere only with `admin_detail: true`. */
+function detailRefused(deps: AdminDeps, host: string, res: ServerResponse): boolean {
+  if (isLoopbackHost(host) || deps.snapshot().config.adminDetail) return false;
+  const r = toReply(new SidecarError('ADMIN_DETAIL_OFF'));
+  res.writeHead(r.status, r.headers);
+  res.end(r.body);
+  return true;
+}
+
+async function handle(deps: AdminDeps, host: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'The admin endpoints are read-only.' } });
@@ -84,15 +115,20 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
       return;
     }
     case '/routes':
+      if (detailRefused(deps, host, res)) return;
       send(res, 200, routesBody(deps.snapshot()));
       return;
     case '/explain': {
-      const target = url.searchParams.get('url');
+      if (detailRefused(deps, host, res)) return;
+      // ?method=&url=[&host=][&agent=]: the request as an agent would send it.
+      const q = url.searchParams;
+      const target = q.get('url');
       if (target === null || target === '') {
         send(res, 400, { error: { code: 'BAD_REQUEST', message: 'url is required' } });
         return;
       }
-      send(res, 200, explain(deps.snapshot(), (url.searchParams.get('method') ?? 'GET').toUpperCase(), target));
+      const input = { method: q.get('method') ?? 'GET', url: target, host: q.get('host') ?? undefined, agent: q.get('agent') ?? undefined };
+      send(res, 200, explain(deps.snapshot(), input, deps.listeners?.() ?? []));
       return;
     }
     default:
@@ -102,18 +138,13 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
 
 export async function startAdmin(deps: AdminDeps, host: string, port: number): Promise<AdminServer> {
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
-    handle(deps, req, res).catch(() => {
+    handle(deps, host, req, res).catch(() => {
       if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'Internal sidecar error.' } });
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  deps.metrics.countConnections(server, 'admin');
+  await listen(server, host, port);
   return {
     server,
     close: () =>

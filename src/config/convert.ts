@@ -6,10 +6,10 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Config, EgressSettings, HostPort, LimitsSettings, Route, TlsSettings, VaultSettings } from './types.js';
+import type { AllowEntry, Config, EgressSettings, HostPort, LimitsSettings, Route, TimeoutSettings, TlsSettings, VaultSettings } from './types.js';
 import type { Issues } from './context.js';
 import { convertAgents } from './agents.js';
-import { checkAddress, checkConfigHost } from './hosts.js';
+import { allowEntryText, checkAddress, checkAllowEntry } from './hosts.js';
 import { checkRouteNames, checkRouteTable } from './overlap.js';
 import { convertRoute } from './routes.js';
 import type { WireConfig, WireVault } from './schema.js';
@@ -28,8 +28,18 @@ export const DEFAULTS = {
     maxConnections: 1024,
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
+    retryBufferBytes: 64 * 1024,
+    bodyIdleTimeoutMs: 60_000,
+    drainDelayMs: 0,
   },
-} as const satisfies { limits: LimitsSettings } & Record<string, unknown>;
+  timeouts: {
+    passthrough: { connectMs: 10_000, headersMs: 60_000, idleMs: 300_000 },
+    tunnelConnectMs: 10_000,
+    tunnelIdleMs: 300_000,
+    websocketIdleMs: 300_000,
+    tlsHandshakeMs: 10_000,
+  },
+} as const satisfies { limits: LimitsSettings; timeouts: TimeoutSettings } & Record<string, unknown>;
 
 export interface ConvertOptions {
   readonly env: NodeJS.ProcessEnv;
@@ -72,15 +82,15 @@ function convertVault(issues: Issues, v: WireVault, opts: ConvertOptions): Vault
 
 function convertEgress(issues: Issues, w: WireConfig): EgressSettings {
   const e = w.egress ?? {};
-  const allow: string[] = [];
+  const allow: AllowEntry[] = [];
   (e.allow ?? []).forEach((raw, i) => {
-    if (raw === '*') {
+    if (raw === '*' || raw.startsWith('*:')) {
       issues.add(['egress', 'allow', i], '"*" would allow every host; set `egress.unmatched: passthrough` if that is really meant');
       return;
     }
-    const checked = checkConfigHost(raw, true, 1);
+    const checked = checkAllowEntry(raw);
     if (!checked.ok) issues.add(['egress', 'allow', i], `egress.allow entry ${checked.message}`);
-    else if (!allow.includes(checked.value)) allow.push(checked.value);
+    else if (!allow.some((a) => allowEntryText(a) === allowEntryText(checked.value))) allow.push(checked.value);
   });
   return {
     unmatched: e.unmatched ?? 'deny',
@@ -101,7 +111,43 @@ function convertLimits(issues: Issues, w: WireConfig): LimitsSettings {
     maxConnections: l.max_connections ?? d.maxConnections,
     maxDelegatesInFlight: l.max_delegate_in_flight ?? d.maxDelegatesInFlight,
     shutdownTimeoutMs: issues.duration(['limits', 'shutdown_timeout'], l.shutdown_timeout, d.shutdownTimeoutMs),
+    retryBufferBytes: retryBuffer(issues, l.retry_buffer),
+    bodyIdleTimeoutMs: issues.duration(['limits', 'body_idle_timeout'], l.body_idle_timeout, d.bodyIdleTimeoutMs),
+    drainDelayMs: issues.duration(['limits', 'drain_delay'], l.drain_delay, d.drainDelayMs),
   };
+}
+
+/** `timeouts:`; each must be above zero (a zero would mean "wait forever", against I15). */
+function convertTimeouts(issues: Issues, w: WireConfig): TimeoutSettings {
+  const t = w.timeouts ?? {};
+  const p = t.passthrough ?? {};
+  const d = DEFAULTS.timeouts;
+  const positive = (path: string[], value: string | number | undefined, dflt: number): number => {
+    const ms = issues.duration(['timeouts', ...path], value, dflt);
+    if (ms <= 0) issues.add(['timeouts', ...path], 'must be more than 0');
+    return ms;
+  };
+  return {
+    passthrough: {
+      connectMs: positive(['passthrough', 'connect'], p.connect, d.passthrough.connectMs),
+      headersMs: positive(['passthrough', 'headers'], p.headers, d.passthrough.headersMs),
+      idleMs: positive(['passthrough', 'idle'], p.idle, d.passthrough.idleMs),
+    },
+    tunnelConnectMs: positive(['tunnel_connect'], t.tunnel_connect, d.tunnelConnectMs),
+    tunnelIdleMs: positive(['tunnel_idle'], t.tunnel_idle, d.tunnelIdleMs),
+    websocketIdleMs: positive(['websocket_idle'], t.websocket_idle, d.websocketIdleMs),
+    tlsHandshakeMs: positive(['tls_handshake'], t.tls_handshake, d.tlsHandshakeMs),
+  };
+}
+
+/** Held bodies cost memory per request in flight: keep the bound modest. */
+const MAX_RETRY_BUFFER = 16 * 1024 * 1024;
+
+function retryBuffer(issues: Issues, raw: string | number | undefined): number {
+  const bytes = issues.size(['limits', 'retry_buffer'], raw, DEFAULTS.limits.retryBufferBytes);
+  if (bytes <= MAX_RETRY_BUFFER) return bytes;
+  issues.add(['limits', 'retry_buffer'], 'limits.retry_buffer is at most 16mb (each request in flight may hold this much memory)');
+  return DEFAULTS.limits.retryBufferBytes;
 }
 
 function convertTls(w: WireConfig, opts: ConvertOptions): TlsSettings {
@@ -159,10 +205,12 @@ export function convertConfig(
     version: 1,
     listen: listen ?? DEFAULTS.listen,
     admin,
+    adminDetail: w.admin_detail ?? false,
     vault: vault ?? ({} as VaultSettings),
     egress,
     tls: ok('tls') ? convertTls(w, opts) : { caDir: undefined, upstreamCaFile: undefined },
     limits: ok('limits') ? convertLimits(issues, w) : DEFAULTS.limits,
+    timeouts: ok('timeouts') ? convertTimeouts(issues, w) : DEFAULTS.timeouts,
     routes: located.map((l) => l.route),
     agents,
   };

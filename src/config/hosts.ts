@@ -7,7 +7,7 @@
 import { HostSyntaxError, hostForUrl, normalizeHostName, normalizeIPv6, parseAuthority } from '../routing/host.js';
 import { defaultPort, parseAbsoluteTarget } from '../routing/target.js';
 import { SidecarError } from '../errors.js';
-import type { HostPort, Upstream } from './types.js';
+import type { AllowEntry, HostPort, Upstream } from './types.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -60,6 +60,32 @@ export function checkConfigHost(raw: string, wildcard: boolean, minWildcardLabel
     if (err instanceof HostSyntaxError) return fail(`is not a valid host: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * An `egress.allow` entry: a host as `checkConfigHost` takes it (wildcards with one label
+ * after `*.` allowed), optionally followed by `:port` (`[v6]:port` for IPv6 literals).
+ */
+export function checkAllowEntry(raw: string): Checked<AllowEntry> {
+  let hostText = raw;
+  let port: number | undefined;
+  const m = /^(\[[^\]]*\]|[^:]*):([0-9]+)$/.exec(raw);
+  if (m !== null) {
+    hostText = m[1]!;
+    const n = Number(m[2]);
+    if (!/^[1-9][0-9]{0,4}$/.test(m[2]!) || n > 65535) return fail('has a port outside 1-65535 (write host:port, e.g. pypi.org:443)');
+    port = n;
+  } else if (/^[^:[]*:[^:]*$/.test(raw)) {
+    return fail('has a malformed port (write host:port, e.g. pypi.org:8443)');
+  }
+  const host = checkConfigHost(hostText, true, 1);
+  return host.ok ? ok({ host: host.value, port }) : host;
+}
+
+/** An allow entry as the user would write it (summaries, messages). */
+export function allowEntryText(e: AllowEntry): string {
+  if (e.port === undefined) return e.host;
+  return `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
 }
 
 /** `host:port` for listeners and the vault's TCP address. `allowZero` lets tests ask for an ephemeral port. */

@@ -7,8 +7,9 @@
  * (longer literal; exact before `/*` at equal length), with methods as a filter. So an
  * overlap is an error exactly when that order cannot decide, which is when two routes
  *   - host form: have the SAME host pattern (the same exact host, or the same
- *     `*.suffix`), share a path pattern (an empty list counts as `/*`), and share a
- *     method (an empty list counts as every method); or
+ *     `*.suffix`), can accept the same port (no `match.ports` counts as 80 for http://
+ *     and 443 for https://), share a path pattern (an empty list counts as `/*`), and
+ *     share a method (an empty list counts as every method); or
  *   - prefix form: have the same full pattern (prefix + path pattern, e.g. prefix
  *     `/openai` with `/v1/*` and prefix `/openai/v1` with no paths are both
  *     `/openai/v1/*`) and share a method.
@@ -16,7 +17,7 @@
  * the longer literal or is exact. So `/v1/*` beside `/v1/models`, `api.x.com` beside
  * `*.x.com`, or prefix `/openai` beside `/openai/v2` are fine: the more specific wins.
  */
-import { compilePathPattern, methodsOverlap, type PathPattern } from '../routing/pattern.js';
+import { compilePathPattern, methodsOverlap, portsOverlap, type PathPattern } from '../routing/pattern.js';
 import type { Route } from './types.js';
 import type { Issues } from './context.js';
 
@@ -58,7 +59,7 @@ export function checkRouteTable(issues: Issues, routes: readonly Located[]): voi
       if (!methodsOverlap(a.route.match.methods, b.route.match.methods)) continue;
       const other = `route ${a.route.name} (routes[${a.index}], line ${a.route.line ?? '?'})`;
       const ha = a.route.match.host;
-      if (ha !== undefined && ha === b.route.match.host) {
+      if (ha !== undefined && ha === b.route.match.host && portsOverlap(a.route.match.ports, b.route.match.ports)) {
         const shared = sharedPattern(patterns(a.route), patterns(b.route));
         if (shared !== undefined) {
           issues.add(

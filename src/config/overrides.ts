@@ -16,7 +16,22 @@ export const OVERRIDE_OPTIONS = {
   'key-file': { type: 'string' },
   'ca-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  'drain-delay': { type: 'string' },
 } as const;
+
+/** Each override flag's environment twin (the CLI's --help lists the same table). */
+export const OVERRIDE_ENV: Readonly<Record<keyof typeof OVERRIDE_OPTIONS, string>> = {
+  listen: 'SANCTUM_SIDECAR_LISTEN',
+  admin: 'SANCTUM_SIDECAR_ADMIN',
+  'log-level': 'SANCTUM_SIDECAR_LOG_LEVEL',
+  'vault-socket': 'SANCTUM_SIDECAR_VAULT_SOCKET',
+  'vault-tcp': 'SANCTUM_SIDECAR_VAULT_TCP',
+  'vault-agent': 'SANCTUM_SIDECAR_VAULT_AGENT',
+  'key-file': 'SANCTUM_SIDECAR_KEY_FILE',
+  'ca-dir': 'SANCTUM_SIDECAR_CA_DIR',
+  'shutdown-timeout': 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT',
+  'drain-delay': 'SANCTUM_SIDECAR_DRAIN_DELAY',
+};
 
 export type OverrideValues = Partial<Record<keyof typeof OVERRIDE_OPTIONS, string | undefined>>;
 
@@ -29,18 +44,19 @@ export function parseHostPort(s: string, what: string): HostPort {
 }
 
 export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJS.ProcessEnv): Config {
-  const pick = (flag: keyof typeof OVERRIDE_OPTIONS, envName: string): string | undefined => {
-    const v = flags[flag] ?? env[envName];
+  const pick = (flag: keyof typeof OVERRIDE_OPTIONS): string | undefined => {
+    const v = flags[flag] ?? env[OVERRIDE_ENV[flag]];
     return v === undefined || v === '' ? undefined : v;
   };
-  const listen = pick('listen', 'SANCTUM_SIDECAR_LISTEN');
-  const admin = pick('admin', 'SANCTUM_SIDECAR_ADMIN');
-  const socket = pick('vault-socket', 'SANCTUM_SIDECAR_VAULT_SOCKET');
-  const tcp = pick('vault-tcp', 'SANCTUM_SIDECAR_VAULT_TCP');
-  const agent = pick('vault-agent', 'SANCTUM_SIDECAR_VAULT_AGENT');
-  const keyFile = pick('key-file', 'SANCTUM_SIDECAR_KEY_FILE');
-  const caDir = pick('ca-dir', 'SANCTUM_SIDECAR_CA_DIR');
-  const shutdown = pick('shutdown-timeout', 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT');
+  const listen = pick('listen');
+  const admin = pick('admin');
+  const socket = pick('vault-socket');
+  const tcp = pick('vault-tcp');
+  const agent = pick('vault-agent');
+  const keyFile = pick('key-file');
+  const caDir = pick('ca-dir');
+  const shutdown = pick('shutdown-timeout');
+  const drainDelay = pick('drain-delay');
   if (socket !== undefined && tcp !== undefined) throw new Error('--vault-socket and --vault-tcp are mutually exclusive');
   return {
     ...config,
@@ -54,6 +70,10 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
       ...(tcp !== undefined ? { tcp: parseHostPort(tcp, '--vault-tcp'), socket: undefined } : {}),
     },
     tls: { ...config.tls, ...(caDir !== undefined ? { caDir } : {}) },
-    limits: { ...config.limits, ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}) },
+    limits: {
+      ...config.limits,
+      ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}),
+      ...(drainDelay !== undefined ? { drainDelayMs: parseDuration(drainDelay) } : {}),
+    },
   };
 }

@@ -5,7 +5,7 @@
  * credential. Rules across routes (unique names, overlaps) live in overlap.ts.
  */
 import { checkPathPattern, checkPrefix, isWildcardHost } from '../routing/pattern.js';
-import type { InjectSpec, Route, RouteMatch, Upstream } from './types.js';
+import type { InjectSpec, Route, RouteHeaders, RouteMatch, Upstream } from './types.js';
 import type { Issues } from './context.js';
 import { checkCredentialTemplate, convertRateLimit } from './agents.js';
 import { checkConfigHost, checkUpstream } from './hosts.js';
@@ -57,7 +57,60 @@ function convertMatch(issues: Issues, at: Seg[], w: WireRoute): RouteMatch {
     else if (paths.indexOf(p) !== i) issues.add(where, `path pattern ${p} is listed twice`);
   });
   const methods = [...new Set((m.methods ?? []).map((x) => x.toUpperCase()))];
-  return { host, paths, methods };
+  if (m.port !== undefined && m.ports !== undefined) {
+    issues.add([...at, 'match', 'ports'], 'give either match.port or match.ports, not both');
+  }
+  const ports = [...new Set(m.ports ?? (m.port !== undefined ? [m.port] : []))];
+  if (ports.length > 0 && m.host === undefined) {
+    issues.add([...at, 'match', m.ports !== undefined ? 'ports' : 'port'], 'match.port(s) applies to host-form requests and needs match.host (a prefix route is reached on the sidecar\'s own port)');
+  }
+  return { host, ports, paths, methods };
+}
+
+/** The header a route's credential travels in (lowercase), as the vault will return it. */
+function injectedHeaderName(inject: InjectSpec): string | undefined {
+  switch (inject.headerType) {
+    case 'bearer':
+    case 'basic':
+      return 'authorization';
+    case 'api_key':
+      return 'x-api-key';
+    case 'custom':
+      return inject.headerName;
+  }
+}
+
+/** Never set or removed by a route: the credential headers the pipeline owns (I6). */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key']);
+
+/** `headers: {set, remove}`: names lowercased, none that framing, routing or the credential depend on. */
+function convertHeaders(issues: Issues, at: Seg[], w: WireRoute, inject: InjectSpec): RouteHeaders {
+  const h = w.headers ?? {};
+  const injected = injectedHeaderName(inject);
+  const refuse = (name: string): string | undefined => {
+    if (FORBIDDEN_HEADERS.has(name) || name.startsWith('x-sanctum-') || name.startsWith('x-forwarded-')) {
+      return `${name}: it is a framing, hop-by-hop, routing or proxy header the sidecar owns`;
+    }
+    if (CREDENTIAL_HEADERS.has(name) || name === injected) return `${name}: it carries credentials (the sidecar strips the agent's copy and injects the vault's)`;
+    return undefined;
+  };
+  const set: Array<readonly [string, string]> = [];
+  for (const [raw, value] of Object.entries(h.set ?? {})) {
+    const name = raw.toLowerCase();
+    const problem = refuse(name);
+    if (problem !== undefined) issues.add([...at, 'headers', 'set', raw], `headers.set may not name ${problem}`);
+    else if (set.some(([n]) => n === name)) issues.add([...at, 'headers', 'set', raw], `headers.set names ${name} twice (header names are case-insensitive)`);
+    else set.push([name, value.trim()]);
+  }
+  const remove: string[] = [];
+  (h.remove ?? []).forEach((raw, i) => {
+    const name = raw.toLowerCase();
+    const problem = refuse(name);
+    if (problem !== undefined) issues.add([...at, 'headers', 'remove', i], `headers.remove may not name ${problem}`);
+    else if (set.some(([n]) => n === name)) issues.add([...at, 'headers', 'remove', i], `${name} is both set and removed; headers.set already replaces the agent's copy`);
+    else if (!remove.includes(name)) remove.push(name);
+  });
+  return { set, remove };
 }
 
 function convertInject(issues: Issues, at: Seg[], w: WireRoute): InjectSpec {
@@ -146,6 +199,18 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
   };
   const maxBodyBytes = issues.size([...at, 'max_body'], w.max_body, ROUTE_DEFAULTS.maxBodyBytes);
   const rateLimit = convertRateLimit(issues, [...at, 'rate_limit'], w.rate_limit);
+  const headers = convertHeaders(issues, at, w, inject);
+  if (w.response_guard !== undefined && w.response_guard !== 'off' && (credential === null || mode === 'delegate')) {
+    issues.add(
+      [...at, 'response_guard'],
+      credential === null
+        ? 'response_guard watches for the injected credential; this route has none (remove the key)'
+        : 'response_guard cannot apply in delegate mode: the sidecar never sees the credential the vault uses (remove the key)',
+    );
+  }
+  if (w.retry !== undefined && mode === 'delegate') {
+    issues.add([...at, 'retry'], '`retry` applies to inject routes; in delegate mode the vault makes the request and decides about retries');
+  }
   if (issues.list.length !== before || upstream === undefined) return undefined;
   return {
     name: w.name,
@@ -162,6 +227,11 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
     timeouts,
     maxBodyBytes,
     line: issues.line(at),
+    retryNonIdempotent: w.retry?.non_idempotent ?? false,
+    // The guard looks for the header the sidecar injects; delegate and plain routes inject none.
+    responseGuard: credential !== null && mode === 'inject' ? (w.response_guard ?? 'mask') : 'off',
+    keepForwardingHeaders: w.keep_forwarding_headers ?? false,
+    headers,
     ...(rateLimit === undefined ? {} : { rateLimit }),
   };
 }

@@ -42,10 +42,24 @@ export interface WireLimits {
   max_connections?: number;
   max_delegate_in_flight?: number;
   shutdown_timeout?: WireDuration;
+  retry_buffer?: string | number;
+  body_idle_timeout?: WireDuration;
+  drain_delay?: WireDuration;
+}
+
+/** `timeouts:` — waits not tied to one route (routes carry their own `timeouts:`). */
+export interface WireTimeouts {
+  passthrough?: { connect?: WireDuration; headers?: WireDuration; idle?: WireDuration };
+  tunnel_connect?: WireDuration;
+  tunnel_idle?: WireDuration;
+  websocket_idle?: WireDuration;
+  tls_handshake?: WireDuration;
 }
 
 export interface WireMatch {
   host?: string;
+  port?: number;
+  ports?: number[];
   path?: string;
   paths?: string[];
   methods?: string[];
@@ -66,6 +80,15 @@ export interface WireRoute {
   timeouts?: { connect?: WireDuration; headers?: WireDuration; idle?: WireDuration };
   max_body?: string | number;
   rate_limit?: WireRateLimit;
+  response_guard?: 'mask' | 'abort' | 'off';
+  keep_forwarding_headers?: boolean;
+  headers?: { set?: Record<string, string>; remove?: string[] };
+  retry?: WireRetry;
+}
+
+/** Upstream connection-reuse retries (issue 18): opt non-idempotent methods in. */
+export interface WireRetry {
+  non_idempotent?: boolean;
 }
 
 /** A token bucket (`requests` per `per`, holding `burst`) and/or a cap on concurrent streams. */
@@ -91,10 +114,12 @@ export interface WireConfig {
   version: 1;
   listen?: string;
   admin?: string | boolean | null;
+  admin_detail?: boolean;
   vault: WireVault;
   egress?: WireEgress;
   tls?: WireTls;
   limits?: WireLimits;
+  timeouts?: WireTimeouts;
   routes?: WireRoute[] | null;
   agents?: WireAgent[];
 }
@@ -102,6 +127,14 @@ export interface WireConfig {
 const duration = { type: ['string', 'number'], 'x-message': 'must be a duration such as 500ms, 2s, 1m or 1h' };
 const size = { type: ['string', 'integer'], 'x-message': 'must be a size in bytes or such as 512kb or 1mb' };
 const nonEmpty = { type: 'string', minLength: 1 };
+const port = { type: 'integer', minimum: 1, maximum: 65535, 'x-message': 'a port is a whole number from 1 to 65535' };
+/** A request header name as RFC 9110 §5.6.2 spells a token. */
+const headerName = {
+  type: 'string',
+  pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+  maxLength: 128,
+  'x-message': "a header name is letters, digits and !#$%&'*+.^_`|~- (an RFC 9110 token)",
+};
 const count = (max: number) => ({ type: 'integer', minimum: 1, maximum: max, 'x-message': `must be a whole number from 1 to ${max}` });
 const rateLimit = {
   type: 'object',
@@ -140,6 +173,8 @@ const route = obj(
     },
     match: obj({
       host: nonEmpty,
+      port,
+      ports: { type: 'array', minItems: 1, items: port },
       path: nonEmpty,
       paths: { type: 'array', minItems: 1, items: nonEmpty },
       methods: {
@@ -168,6 +203,22 @@ const route = obj(
     timeouts: obj({ connect: duration, headers: duration, idle: duration }),
     max_body: size,
     rate_limit: rateLimit,
+    retry: obj({ non_idempotent: { type: 'boolean' } }),
+    response_guard: { enum: ['mask', 'abort', 'off'] },
+    keep_forwarding_headers: { type: 'boolean' },
+    headers: obj({
+      set: {
+        type: 'object',
+        propertyNames: headerName,
+        additionalProperties: {
+          type: 'string',
+          pattern: '^[\\x20-\\x7e\\t]*$',
+          maxLength: 4096,
+          'x-message': 'a header value is printable ASCII (no line breaks or control bytes)',
+        },
+      },
+      remove: { type: 'array', items: headerName },
+    }),
   },
   ['name'],
 );
@@ -198,6 +249,7 @@ export const ROUTES_SCHEMA = obj(
     version: { const: 1, 'x-message': 'must be 1 (the only routes.yaml version so far)' },
     listen: nonEmpty,
     admin: { type: ['string', 'boolean', 'null'], 'x-message': 'must be an address such as 127.0.0.1:9090, or false to disable' },
+    admin_detail: { type: 'boolean' },
     vault: obj(
       {
         agent: agentName,
@@ -224,6 +276,16 @@ export const ROUTES_SCHEMA = obj(
       max_connections: { type: 'integer', minimum: 1, maximum: 1000000 },
       max_delegate_in_flight: { type: 'integer', minimum: 1, maximum: 100000 },
       shutdown_timeout: duration,
+      retry_buffer: size,
+      body_idle_timeout: duration,
+      drain_delay: duration,
+    }),
+    timeouts: obj({
+      passthrough: obj({ connect: duration, headers: duration, idle: duration }),
+      tunnel_connect: duration,
+      tunnel_idle: duration,
+      websocket_idle: duration,
+      tls_handshake: duration,
     }),
     routes: { type: ['array', 'null'], items: route },
     agents: { type: 'array', items: agent },

@@ -7,6 +7,8 @@
  */
 import { formatDuration } from './duration.js';
 import { formatBytes } from './size.js';
+import { lintKnownApis } from './known-apis.js';
+import { allowEntryText } from './hosts.js';
 import type { AgentSettings, Config, HostPort, RateLimit, Route } from './types.js';
 
 /**
@@ -51,7 +53,7 @@ function describeAgent(a: AgentSettings): string {
 function describeRoute(c: Config, r: Route, i: number): string[] {
   const m = r.match;
   const reach: string[] = [];
-  if (m.host !== undefined) reach.push(`host ${m.host}`);
+  if (m.host !== undefined) reach.push(`host ${m.host}${m.ports.length > 0 ? ` port ${m.ports.join(', ')}` : ''}`);
   if (r.prefix !== undefined) reach.push(`prefix ${r.prefix}`);
   const paths = m.paths.length === 0 ? 'any path' : m.paths.join(', ');
   const methods = m.methods.length === 0 ? 'any method' : m.methods.join(', ');
@@ -65,6 +67,11 @@ function describeRoute(c: Config, r: Route, i: number): string[] {
     r.keepCookies ? 'keeps cookies' : '',
     r.mode === 'delegate' ? `max body ${formatBytes(r.maxBodyBytes)}` : '',
     r.rateLimit !== undefined ? `rate limit ${describeLimit(r.rateLimit)}` : '',
+    r.retryNonIdempotent ? 'retries non-idempotent methods' : '',
+    r.credential !== null && r.mode === 'inject' ? `response guard ${r.responseGuard}` : '',
+    r.keepForwardingHeaders ? 'keeps forwarding headers' : '',
+    r.headers.set.length > 0 ? `sets ${r.headers.set.map(([n]) => n).join(', ')}` : '',
+    r.headers.remove.length > 0 ? `removes ${r.headers.remove.join(', ')}` : '',
   ].filter(Boolean);
   return [
     `  ${r.name}: ${reach.join(' + ')}; ${paths}; ${methods}`,
@@ -78,14 +85,19 @@ export function summarizeConfig(c: Config): string {
   const via = v.tcp !== undefined ? `tcp ${shown(c, 'vault.tcp', addr(v.tcp))}` : `socket ${v.socket ?? '?'}`;
   const e = c.egress;
   const l = c.limits;
+  const t = c.timeouts;
   const lines = [
     `${c.source}: version ${c.version}, config hash ${c.hash}`,
     `listen ${addr(c.listen)}; admin ${c.admin ? addr(c.admin) : 'off'}`,
     `vault: agent ${v.agent} via ${via}; key file ${v.keyFile}${v.passphraseEnv ? ` (passphrase from $${v.passphraseEnv})` : ''}; timeout ${formatDuration(v.timeoutMs)}`,
-    `egress: unmatched ${e.unmatched}; allow ${e.allow.length ? e.allow.join(', ') : '(none)'}; private addresses ${e.blockPrivateAddresses ? 'blocked' : 'ALLOWED'}; host-header form ${e.hostHeaderForm ? 'on' : 'off'}`,
+    `egress: unmatched ${e.unmatched}; allow ${e.allow.length ? e.allow.map(allowEntryText).join(', ') : '(none)'}; private addresses ${e.blockPrivateAddresses ? 'blocked' : 'ALLOWED'}; host-header form ${e.hostHeaderForm ? 'on' : 'off'}`,
     `tls: interception CA ${c.tls.caDir ?? '(not configured)'}; extra upstream CA ${c.tls.upstreamCaFile ?? '(none)'}`,
     `limits: headers ${formatDuration(l.headersTimeoutMs)}, request ${l.requestTimeoutMs === 0 ? 'none' : formatDuration(l.requestTimeoutMs)}, keep-alive ${formatDuration(l.keepAliveTimeoutMs)}, ` +
-      `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}`,
+      `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}` +
+      (l.drainDelayMs > 0 ? ` after a drain delay of ${formatDuration(l.drainDelayMs)}` : '') +
+      `, retry buffer ${formatBytes(l.retryBufferBytes)}`,
+    `timeouts: passthrough connect ${formatDuration(t.passthrough.connectMs)}, headers ${formatDuration(t.passthrough.headersMs)}, idle ${formatDuration(t.passthrough.idleMs)}; ` +
+      `tunnel connect ${formatDuration(t.tunnelConnectMs)}, idle ${formatDuration(t.tunnelIdleMs)}; websocket idle ${formatDuration(t.websocketIdleMs)}; TLS handshake ${formatDuration(t.tlsHandshakeMs)}`,
     `routes (${c.routes.length}):`,
     ...c.routes.flatMap((r, i) => describeRoute(c, r, i)),
   ];
@@ -108,17 +120,25 @@ export function lintConfig(c: Config): string[] {
       w.push(`agent ${a.name}: listen ${addr(a.listen)} is not loopback: anyone who can reach it acts as ${a.name}, without a token`);
     }
   }
-  if (c.admin && !isLoopback(c.admin.host)) w.push(`admin ${addr(c.admin)} is not loopback: /routes and /metrics are reachable from outside`);
+  if (c.admin && !isLoopback(c.admin.host)) {
+    w.push(
+      c.adminDetail
+        ? `admin ${addr(c.admin)} is not loopback and admin_detail is true: /routes and /explain describe agents, routes and vault paths to anyone who reaches it`
+        : `admin ${addr(c.admin)} is not loopback: /metrics is reachable from outside (/routes and /explain are off; admin_detail: true turns them on)`,
+    );
+  }
   if (c.vault.tcp !== undefined) {
     w.push('vault.tcp: the vault is reached over TCP; prefer vault.socket (a TCP port in a shared pod can be squatted, I12)');
   }
   if (c.egress.unmatched === 'passthrough') w.push('egress.unmatched: passthrough lets the agent reach any host without a route (without credentials)');
   if (!c.egress.blockPrivateAddresses) w.push('egress.block_private_addresses: false lets passthrough and tunnels reach private, loopback and metadata addresses');
   if (c.egress.hostHeaderForm) w.push('egress.host_header_form: on; origin-form requests are routed by their Host header (only for agents whose DNS points API hosts here)');
-  for (const a of c.egress.allow) {
-    if (a.startsWith('*.')) w.push(`egress.allow ${a}: a wildcard lets every subdomain through`);
+  for (const entry of c.egress.allow) {
+    const a = entry.host;
+    const shownEntry = allowEntryText(entry);
+    if (a.startsWith('*.')) w.push(`egress.allow ${shownEntry}: a wildcard lets every subdomain through`);
     const routed = c.routes.find((r) => r.match.host !== undefined && (coveredBy(a, r.match.host) || coveredBy(r.match.host, a)));
-    if (routed) w.push(`egress.allow ${a}: hosts covered by route ${routed.name} are matched by the route, never passed through`);
+    if (routed) w.push(`egress.allow ${shownEntry}: hosts covered by route ${routed.name} are matched by the route, never passed through`);
   }
   for (const r of c.routes) {
     const name = `route ${r.name}`;
@@ -135,7 +155,12 @@ export function lintConfig(c: Config): string[] {
           : `${name}: cache_ttl ${formatDuration(r.cacheTtlMs)} keeps the credential in sidecar memory between requests`,
       );
     }
-    if (r.keepCookies && r.credential !== null) w.push(`${name}: keep_cookies forwards the agent's cookies along with the credential`);
+    if (r.keepCookies && r.credential !== null) {
+      w.push(`${name}: keep_cookies forwards the agent's cookies along with the credential, and the upstream's Set-Cookie back to the agent`);
+    }
+    if (r.credential !== null && r.mode === 'inject' && r.responseGuard === 'off') {
+      w.push(`${name}: response_guard: off; an upstream that echoes the injected credential hands it to the agent`);
+    }
     if (r.credential === null && r.inject.headerType !== 'bearer') w.push(`${name}: inject has no effect without a credential`);
     if (c.agents.length === 0 && r.credential?.includes('{agent}')) {
       w.push(`${name}: without agents:, {agent} in the credential path is vault.agent (${c.vault.agent})`);
@@ -147,5 +172,6 @@ export function lintConfig(c: Config): string[] {
       w.push(`${name}: requests for ${r.match.host} are sent to a different host, ${r.upstream.host}`);
     }
   }
+  w.push(...lintKnownApis(c));
   return w;
 }

@@ -1,91 +1,31 @@
 /**
  * Domain types for the sidecar's configuration. The YAML wire shape lives in
  * `config/schema.ts` and is converted once, in `config/load.ts`, into these types;
- * nothing outside `config/` sees the wire shape (STYLE 2).
+ * nothing outside `config/` sees the wire shape (STYLE 2). Route types belong to
+ * routing (`routing/route.ts`) and are re-exported here for the converters.
  */
+import type { EgressSettings, RateLimit, Route, RouteTimeouts } from '../routing/route.js';
 
-export type HeaderType = 'bearer' | 'api_key' | 'basic' | 'custom';
-
-/** How the vault's header is asked for (`use` / `http_header` params). */
-export interface InjectSpec {
-  readonly headerType: HeaderType;
-  /** Required for `custom`, lowercase. */
-  readonly headerName: string | undefined;
-}
-
-export type RouteMode = 'inject' | 'delegate';
+export type {
+  AllowEntry,
+  EgressSettings,
+  HeaderType,
+  InjectSpec,
+  RateLimit,
+  ResponseGuardMode,
+  Route,
+  RouteHeaders,
+  RouteMatch,
+  RouteMode,
+  RouteTimeouts,
+  TokenBucketSpec,
+  UnmatchedPolicy,
+  Upstream,
+} from '../routing/route.js';
 
 export interface HostPort {
   readonly host: string;
   readonly port: number;
-}
-
-/** The origin a route forwards to. Scheme, host, port and TLS servername all come from here (I3). */
-export interface Upstream {
-  readonly scheme: 'http' | 'https';
-  readonly host: string;
-  readonly port: number;
-  /** Path prefix on the upstream with no trailing slash ('' for none), e.g. '/v1'. */
-  readonly basePath: string;
-  /** `scheme://host[:port]` as undici wants it. */
-  readonly origin: string;
-}
-
-export interface RouteTimeouts {
-  readonly connectMs: number;
-  /** Time to response headers. */
-  readonly headersMs: number;
-  /** Longest silence on a body in either direction; idle, not total, so long streams live (I15). */
-  readonly idleMs: number;
-}
-
-/** How a route is selected. A route has a host match, a prefix, or both. */
-export interface RouteMatch {
-  /** Exact lowercase host, or `*.example.com` when `allowWildcardHost` is set. */
-  readonly host: string | undefined;
-  /** Path patterns: exact (`/v1/models`) or prefix (`/v1/*`, matching whole segments). Empty = any path. */
-  readonly paths: readonly string[];
-  /** Uppercase methods; empty = any method. */
-  readonly methods: readonly string[];
-}
-
-export interface Route {
-  readonly name: string;
-  readonly match: RouteMatch;
-  /** Base-URL prefix on the sidecar, e.g. `/openai`; matched on whole path segments. */
-  readonly prefix: string | undefined;
-  readonly upstream: Upstream;
-  /** Vault path of the credential; may contain `{agent}` as a whole segment (the agent's name; `vault.agent` without `agents:`). Null: no credential (plain forward). */
-  readonly credential: string | null;
-  readonly mode: RouteMode;
-  readonly inject: InjectSpec;
-  /** 0 = ask the vault on every request. */
-  readonly cacheTtlMs: number;
-  readonly allowPlaintext: boolean;
-  readonly allowWildcardHost: boolean;
-  /** Keep the agent's Cookie header on this credential route (stripped by default, I6). */
-  readonly keepCookies: boolean;
-  readonly timeouts: RouteTimeouts;
-  /** Delegate mode: the largest request body sent to the vault. */
-  readonly maxBodyBytes: number;
-  /** 1-based line of the route in routes.yaml, for messages. */
-  readonly line: number | undefined;
-  /** Per agent per route (per route without `agents:`); absent: no limit. */
-  readonly rateLimit?: RateLimit;
-}
-
-/** A token bucket: `requests` per `perMs`, holding at most `burst` (it starts full). */
-export interface TokenBucketSpec {
-  readonly requests: number;
-  readonly perMs: number;
-  readonly burst: number;
-}
-
-/** `rate_limit:` on an agent or a route. At least one of the two is set. */
-export interface RateLimit {
-  readonly bucket: TokenBucketSpec | undefined;
-  /** Concurrent requests, counted from dispatch until the response closes. */
-  readonly maxStreams: number | undefined;
 }
 
 /** Who the sidecar is toward the vault: an agent name and its Ed25519 key file. */
@@ -124,17 +64,6 @@ export interface VaultSettings {
   readonly timeoutMs: number;
 }
 
-export type UnmatchedPolicy = 'deny' | 'passthrough';
-
-export interface EgressSettings {
-  readonly unmatched: UnmatchedPolicy;
-  /** Hosts tunnelled/forwarded without credentials: exact names or `*.suffix`. */
-  readonly allow: readonly string[];
-  readonly blockPrivateAddresses: boolean;
-  /** Accept origin-form requests whose Host names a route's exact host (opt-in). */
-  readonly hostHeaderForm: boolean;
-}
-
 export interface TlsSettings {
   /** Directory with the interception CA (`ca.crt`, `ca.key`), from `sanctum-sidecar ca init`. */
   readonly caDir: string | undefined;
@@ -151,16 +80,39 @@ export interface LimitsSettings {
   /** Delegate-mode vault calls allowed to wait at once; beyond it, 503 VAULT_BUSY. */
   readonly maxDelegatesInFlight: number;
   readonly shutdownTimeoutMs: number;
+  /** Request bodies up to this size are held until the answer starts, so a failed reused connection can be retried (0: bodiless requests only). */
+  readonly retryBufferBytes: number;
+  /** Longest silence while a request body is arriving; independent of requestTimeoutMs. */
+  readonly bodyIdleTimeoutMs: number;
+  /** After SIGTERM: keep serving this long with /readyz at 503, then drain (0 = drain at once). */
+  readonly drainDelayMs: number;
+}
+
+/** Waits not tied to one route (I15): idle, not total, where streams may run long. */
+export interface TimeoutSettings {
+  /** Allow-listed hosts forwarded without credentials (absolute-form `http://`). */
+  readonly passthrough: RouteTimeouts;
+  /** CONNECT byte tunnels: dialling the checked address. */
+  readonly tunnelConnectMs: number;
+  /** CONNECT byte tunnels: longest silence in either direction. */
+  readonly tunnelIdleMs: number;
+  /** Spliced WebSockets: longest silence in either direction. */
+  readonly websocketIdleMs: number;
+  /** Intercepted TLS: the agent's handshake with the sidecar's leaf certificate. */
+  readonly tlsHandshakeMs: number;
 }
 
 export interface Config {
   readonly version: 1;
   readonly listen: HostPort;
   readonly admin: HostPort | undefined;
+  /** Serve /routes and /explain on an admin listener that is not on loopback. */
+  readonly adminDetail: boolean;
   readonly vault: VaultSettings;
   readonly egress: EgressSettings;
   readonly tls: TlsSettings;
   readonly limits: LimitsSettings;
+  readonly timeouts: TimeoutSettings;
   readonly routes: readonly Route[];
   /** Gateway mode when non-empty; empty for the single-agent sidecar. */
   readonly agents: readonly AgentSettings[];

@@ -78,7 +78,12 @@ export function validateSchema(data: unknown, parsed: ParsedYaml): SchemaResult 
   const unknownKeys: Seg[][] = [];
   const seen = new Set<string>();
   for (const e of validateRoutes.errors ?? []) {
-    const { path, message } = describe(e);
+    // A bad key under `propertyNames` is reported by its own error (located at the key below).
+    if (e.keyword === 'propertyNames') continue;
+    const described = describe(e);
+    const propertyName = (e as { propertyName?: unknown }).propertyName;
+    const path = typeof propertyName === 'string' ? [...described.path, propertyName] : described.path;
+    const message = described.message;
     const text = formatPath(path);
     const key = `${text}\0${message}`;
     if (seen.has(key)) continue;

@@ -7,7 +7,7 @@
  * `cache_ttl: 0` (the default) nothing is kept after the call settles. Failures are
  * never cached and never fall back to anything the agent sent (I11).
  */
-import type { InjectSpec } from '../config/types.js';
+import type { InjectSpec } from '../routing/route.js';
 import type { Secret } from './secret.js';
 
 /** Anything that can produce a credential header (STYLE 9: named by role). */

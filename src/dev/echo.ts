@@ -35,7 +35,13 @@ export async function startDevEcho(host = '127.0.0.1', port = 0): Promise<{ serv
       res.end(`${body}\n`);
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject); // EADDRINUSE for a taken --echo-port
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const a = server.address() as AddressInfo;
   return { server, origin: `http://${a.address}:${a.port}` };
 }

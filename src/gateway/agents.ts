@@ -10,7 +10,8 @@
  * neither the token's bytes nor which agent it belongs to shows in the timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AgentSettings, Config, RateLimit, Route, VaultSettings } from '../config/types.js';
+import type { AgentSettings, Config, VaultSettings } from '../config/types.js';
+import type { RateLimit, Route } from '../routing/route.js';
 import { Tripwires } from './tripwire.js';
 
 export interface AgentEntry {

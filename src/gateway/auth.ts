@@ -18,6 +18,9 @@ import type { Socket } from 'node:net';
 import { SidecarError } from '../errors.js';
 import type { AgentEntry, Gateway } from './agents.js';
 
+/** The `/_agent/<token>` path segment is part of reading the request target (routing/request). */
+export { splitAgentSegment } from '../routing/request.js';
+
 /** What a request (or the CONNECT that opened its tunnel) presented. */
 export interface Presented {
   /** From Proxy-Authorization: the token and the Basic user name ('' or absent: no claim). */
@@ -34,7 +37,6 @@ export interface Caller {
   readonly token: string | null;
 }
 
-const SEGMENT = '/_agent/';
 /** Connections accepted by a dedicated listener, and its configured `host:port`. */
 const dedicated = new WeakMap<Socket, string>();
 
@@ -67,18 +69,6 @@ export function parseProxyAuthorization(value: string | undefined): Presented['h
   const colon = pair.indexOf(':');
   if (colon < 0 || colon === pair.length - 1) return 'malformed';
   return { token: pair.slice(colon + 1), name: colon === 0 ? null : pair.slice(0, colon) };
-}
-
-/**
- * Split a leading `/_agent/<token>` segment off an origin-form request target:
- * `/_agent/t0k/openai/v1?x` → `{ token: 't0k', url: '/openai/v1?x' }`; null when absent.
- */
-export function splitAgentSegment(url: string): { token: string; url: string } | null {
-  if (!url.startsWith(SEGMENT)) return null;
-  let end = SEGMENT.length;
-  while (end < url.length && url.charCodeAt(end) !== 47 /* / */ && url.charCodeAt(end) !== 63 /* ? */) end++;
-  const rest = url.slice(end);
-  return { token: url.slice(SEGMENT.length, end), url: rest === '' || rest.charCodeAt(0) === 63 ? `/${rest}` : rest };
 }
 
 /** What `req` presents: its Proxy-Authorization, an already-split path token, the listener it came in on. */

@@ -1,13 +1,14 @@
 /**
- * The gate stage of the pipeline (gateway mode, and routes with a rate limit): the
- * agent's route ACL (403 AGENT_ROUTE_DENIED), tripwires on the headers and target
- * (403 TRIPWIRE), then the rate limits (429 RATE_LIMITED), and, when needed, the body
- * tripwire, before anything is resolved or sent. Refusals are counted and, for
+ * The gate stage of the pipeline (gateway mode, and routes with a rate limit):
+ * tripwires on the headers and target (403 TRIPWIRE), then the rate limits (429
+ * RATE_LIMITED), and, when needed, the body tripwire, before anything is resolved or
+ * sent. The agent's route access (403 AGENT_ROUTE_DENIED) is part of the routing
+ * decision (routing/decide), so `explain` answers it too. Refusals are counted and, for
  * tripwires, logged here; the pipeline turns the thrown error into the reply.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Route } from '../config/types.js';
+import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -40,7 +41,7 @@ function tripped(d: GateDeps, st: Gated, trip: Trip): SidecarError {
 }
 
 /**
- * ACL, header/target tripwires and limits. Throws the catalogued refusal; returns the
+ * Header/target tripwires and limits. Throws the catalogued refusal; returns the
  * needles the body must still be searched for (null: nothing to search for).
  */
 export function admit(d: GateDeps, gw: Gateway | null, st: Gated, req: IncomingMessage, path: string, query: string): readonly Needle[] | null {
@@ -48,7 +49,6 @@ export function admit(d: GateDeps, gw: Gateway | null, st: Gated, req: IncomingM
   const route = st.route;
   let needles: readonly Needle[] | null = null;
   if (c !== null && gw !== null) {
-    if (route !== null && !c.agent.routes.has(route.name)) throw new SidecarError('AGENT_ROUTE_DENIED');
     const found = gw.tripwires.forRoute(route);
     const token = searchableToken(c.token);
     const trip = scanHeadersAndTarget(found, token, req.headers, route, path, query);
@@ -65,8 +65,8 @@ export function admit(d: GateDeps, gw: Gateway | null, st: Gated, req: IncomingM
 }
 
 /** The body tripwire: search the head of the body; resolves with the body to forward, or rejects with TRIPWIRE. */
-export async function admitBody(d: GateDeps, st: Gated, req: IncomingMessage, needles: readonly Needle[]): Promise<Readable> {
-  const { trip, body } = await scanBody(req, needles, searchableToken(st.caller?.token ?? null), st.route?.timeouts.idleMs ?? 300_000);
+export async function admitBody(d: GateDeps, st: Gated, req: IncomingMessage, needles: readonly Needle[], idleMs: number): Promise<Readable> {
+  const { trip, body } = await scanBody(req, needles, searchableToken(st.caller?.token ?? null), idleMs);
   if (trip !== null) {
     body.destroy();
     throw tripped(d, st, trip);

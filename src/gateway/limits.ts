@@ -10,7 +10,7 @@
  * settings are unchanged keeps its tokens, a changed one starts afresh (full), and the
  * state of removed agents and routes is dropped. The clock is injectable for tests.
  */
-import type { RateLimit, TokenBucketSpec } from '../config/types.js';
+import type { RateLimit, TokenBucketSpec } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 
 class Bucket {

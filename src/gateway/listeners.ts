@@ -10,7 +10,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/types.js';
-import { listen } from '../proxy/splice.js';
+import { listen } from '../listen.js';
 
 export interface Tracker {
   track(server: Server): void;

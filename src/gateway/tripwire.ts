@@ -8,18 +8,22 @@
  *   proxy_token   the token the request authenticated with. It may reach no upstream.
  *                 (Only hashes are stored, so the token looked for is the one presented.)
  *
- * What is searched is what would leave: every header value except Proxy-Authorization
- * (always stripped) and, on a credential route, the headers that route strips and
- * replaces (Authorization, X-Api-Key, Api-Key, its own header, cookies unless kept) —
- * a placeholder there is expected; then the path and query (as sent and percent-decoded);
- * then the first BODY_SCAN_BYTES of the body, which are buffered and replayed in front
- * of the rest of the stream so large uploads still stream. Matching is literal.
+ * What is searched is what would leave: every header name, every header value except
+ * Proxy-Authorization (always stripped) and, on a credential route, the values of the
+ * headers that route strips and replaces (Authorization, X-Api-Key, Api-Key, its own
+ * header, cookies unless kept) — a placeholder there is expected; then the path and
+ * query; then the first BODY_SCAN_BYTES of the body, which are buffered and replayed in
+ * front of the rest of the stream so large uploads still stream. Each is searched as
+ * sent and, where an upstream would decode it, decoded (tripwire-decode.ts): header
+ * values, path and query percent-decoded (the query with `+` as a space too), and an
+ * application/x-www-form-urlencoded body form-decoded. Header names are compared
+ * without regard to case (Node lowercases them, and so does what is forwarded).
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Route } from '../config/types.js';
+import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
-import type { AgentEntry } from './agents.js';
+import { decodedForms, decodedTextForms, isFormBody } from './tripwire-decode.js';
 
 export type TripKind = 'placeholder' | 'proxy_token';
 export type TripPlace = 'header' | 'target' | 'body';
@@ -43,12 +47,19 @@ const NONE: readonly Needle[] = Object.freeze([]);
 /** Stripped (and replaced) on every credential route, so never carried upstream (proxy/headers.ts). */
 const REPLACED_ON_CREDENTIAL_ROUTES = new Set(['authorization', 'x-api-key', 'api-key']);
 
+/** What the tripwires need of an agent (gateway/agents.ts builds them from its entries). */
+export interface PlaceholderOwner {
+  readonly placeholders: readonly string[];
+  /** Names of the routes the agent may use. */
+  readonly routes: ReadonlySet<string>;
+}
+
 /** The placeholder needles of each destination, compiled once per snapshot. */
 export class Tripwires {
   readonly #byRoute = new Map<string, readonly Needle[]>();
   readonly #passthrough: readonly Needle[];
 
-  constructor(agents: readonly AgentEntry[], routes: readonly Route[]) {
+  constructor(agents: readonly PlaceholderOwner[], routes: readonly Route[]) {
     const credentialRoutes = new Set(routes.filter((r) => r.credential !== null).map((r) => r.name));
     const home = new Map<string, Set<string>>();
     for (const a of agents) {
@@ -83,11 +94,27 @@ function find(text: string, needles: readonly Needle[], token: string | null): T
   return null;
 }
 
-function findAny(texts: readonly string[], needles: readonly Needle[], token: string | null): TripKind | null {
-  for (const t of texts) {
-    const kind = find(t, needles, token);
-    if (kind !== null) return kind;
+function findBytes(buf: Buffer, needles: readonly Needle[], token: string | null): TripKind | null {
+  if (token !== null && buf.includes(token, 0, 'utf8')) return 'proxy_token';
+  for (const n of needles) if (buf.includes(n.bytes)) return 'placeholder';
+  return null;
+}
+
+/** `text` as sent, then each of its percent-decoded forms. */
+function findDecoded(text: string, plus: boolean, needles: readonly Needle[], token: string | null): TripKind | null {
+  const kind = find(text, needles, token);
+  if (kind !== null) return kind;
+  for (const form of decodedTextForms(text, plus)) {
+    const k = findBytes(form, needles, token);
+    if (k !== null) return k;
   }
+  return null;
+}
+
+/** A header name (lowercase): the needles are compared without regard to case. */
+function findInName(name: string, needles: readonly Needle[], token: string | null): TripKind | null {
+  if (token !== null && name.includes(token.toLowerCase())) return 'proxy_token';
+  for (const n of needles) if (name.includes(n.text.toLowerCase())) return 'placeholder';
   return null;
 }
 
@@ -102,27 +129,22 @@ export function scanHeadersAndTarget(
 ): Trip | null {
   const replaced = route !== null && route.credential !== null;
   for (const name in headers) {
+    const inName = findInName(name, needles, token);
+    if (inName !== null) return { kind: inName, where: 'header' };
     if (name === 'proxy-authorization') continue;
     if (replaced && (REPLACED_ON_CREDENTIAL_ROUTES.has(name) || name === route.inject.headerName || (name === 'cookie' && !route.keepCookies))) continue;
     const v = headers[name];
     if (v === undefined) continue;
-    const kind = typeof v === 'string' ? find(v, needles, token) : findAny(v, needles, token);
-    if (kind !== null) return { kind, where: 'header' };
+    for (const one of typeof v === 'string' ? [v] : v) {
+      const kind = findDecoded(one, false, needles, token);
+      if (kind !== null) return { kind, where: 'header' };
+    }
   }
-  for (const text of [path, query]) {
-    let kind = find(text, needles, token);
-    if (kind === null && text.includes('%')) kind = find(decoded(text), needles, token);
-    if (kind !== null) return { kind, where: 'target' };
-  }
+  const inPath = findDecoded(path, false, needles, token);
+  if (inPath !== null) return { kind: inPath, where: 'target' };
+  const inQuery = findDecoded(query, true, needles, token);
+  if (inQuery !== null) return { kind: inQuery, where: 'target' };
   return null;
-}
-
-function decoded(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /**
@@ -137,9 +159,10 @@ export async function scanBody(
   idleMs: number,
 ): Promise<{ trip: Trip | null; body: Readable }> {
   const { head, ended } = await readHead(req, BODY_SCAN_BYTES, idleMs);
-  let kind: TripKind | null = null;
-  if (token !== null && head.includes(token, 0, 'utf8')) kind = 'proxy_token';
-  else for (const n of needles) if (head.includes(n.bytes)) kind ??= 'placeholder';
+  let kind = findBytes(head, needles, token);
+  if (kind === null && isFormBody(req.headers['content-type'])) {
+    for (const form of decodedForms(head, true)) if ((kind = findBytes(form, needles, token)) !== null) break;
+  }
   const body = Readable.from(replay(head, ended ? null : req), { objectMode: false });
   return { trip: kind === null ? null : { kind, where: 'body' }, body };
 }

@@ -65,6 +65,14 @@ export class FastCounter {
     }).value += n;
   }
 
+  /**
+   * Create the series with these label values at 0 if it does not exist yet (a no-op
+   * otherwise), so it renders from the first scrape and `increase()` sees its first event.
+   */
+  declare(values: readonly string[]): void {
+    this.inc(values, 0);
+  }
+
   /** The current value of a series (tests, readiness). */
   valueOf(values: readonly string[]): number {
     let node: unknown = this.#root;

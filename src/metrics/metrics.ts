@@ -7,7 +7,9 @@
  * prom-client lives only in this folder.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventEmitter } from 'node:events';
 import { FastCounter, FastHistogram } from './fast.js';
+import { SIDECAR_VERSION } from '../version.js';
 
 const P = 'sanctum_sidecar_';
 
@@ -27,6 +29,11 @@ export type Outcome =
   | 'client_abort'
   | 'rate_limited'
   | 'error';
+
+/** Listener label values of `open_connections` (bounded: one per kind of listener, not per address). */
+export type ConnectionListener = 'proxy' | 'agent' | 'admin';
+/** The `outcome` values of `tunnels_total` (proxy/tunnel-record TunnelDecision). */
+const TUNNEL_OUTCOMES = ['intercept', 'plain_http', 'tunnel', 'refused'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -129,6 +136,18 @@ export class Metrics {
     labelNames: ['agent', 'route'] as const,
     registers: [this.registry],
   });
+  readonly upstreamRetries = new Counter({
+    name: `${P}upstream_retries_total`,
+    help: 'Requests sent upstream a second time, on a fresh connection, after a reused connection failed before any answer, by route and reason (idempotent, not_sent, idempotency_key, route_opt_in).',
+    labelNames: ['route', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly responseGuard = new FastCounter(
+    `${P}response_guard_total`,
+    'Upstream answers that carried the injected credential, by route and action (masked, aborted, uninspectable).',
+    ['route', 'action'],
+    this.registry,
+  );
   readonly tripwires = new Counter({
     name: `${P}tripwires_total`,
     help: 'Requests blocked because a placeholder or proxy token was bound for the wrong host.',
@@ -136,8 +155,69 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // ---- Operations (issue 16): build info, in-flight requests, open connections, CA expiry. ----
+  readonly buildInfo = new Gauge({
+    name: `${P}build_info`,
+    help: 'The running build: 1, labelled with the sidecar version and the Node.js version.',
+    labelNames: ['version', 'node'] as const,
+    registers: [this.registry],
+  });
+  /** Requests taken by the pipeline whose response has not closed yet (a plain number: read at scrape, not hashed per request). */
+  inFlight = 0;
+  /** Open client connections per listener, counted on `connection` and socket `close`. */
+  readonly #connections: Record<ConnectionListener, number> = { proxy: 0, agent: 0, admin: 0 };
+  /** Created only when interception is on, so a sidecar without a CA exports no 0 timestamp an alert would read as expired. */
+  #caExpiry: Gauge | null = null;
+
+  /** Count the open connections of `server` under `listener` (proxy, an agent's dedicated listener, admin). */
+  countConnections(server: EventEmitter, listener: ConnectionListener): void {
+    server.on('connection', (socket: EventEmitter) => {
+      this.#connections[listener] += 1;
+      socket.once('close', () => {
+        this.#connections[listener] -= 1;
+      });
+    });
+  }
+
+  /** The interception CA's notAfter (Unix seconds); called once the CA is loaded. */
+  setCaExpiry(notAfterMs: number): void {
+    this.#caExpiry ??= new Gauge({
+      name: `${P}ca_certificate_expiry_timestamp_seconds`,
+      help: 'Unix time at which the TLS-interception CA certificate expires (present only when interception is on).',
+      registers: [this.registry],
+    });
+    this.#caExpiry.set(notAfterMs / 1000);
+  }
+
+  #declareOperationalGauges(): void {
+    const inFlightOf = (): number => this.inFlight;
+    new Gauge({
+      name: `${P}requests_in_flight`,
+      help: 'Requests being handled (including requests inside CONNECT tunnels), from arrival until the response closes.',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlightOf());
+      },
+    });
+    const connections = this.#connections;
+    new Gauge({
+      name: `${P}open_connections`,
+      help: 'Open client connections by listener: proxy (the main listener, tunnels included), agent (gateway agents\' dedicated listeners), admin.',
+      labelNames: ['listener'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [listener, n] of Object.entries(connections)) this.set({ listener }, n);
+      },
+    });
+    this.buildInfo.set({ version: SIDECAR_VERSION, node: process.versions.node }, 1);
+    for (const result of ['success', 'error']) this.configReloads.inc({ result }, 0);
+    for (const outcome of TUNNEL_OUTCOMES) this.tunnels.inc({ outcome }, 0);
+  }
+  // ---- end operations ----
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.#declareOperationalGauges();
   }
 
   setVaultState(state: string): void {

@@ -6,9 +6,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { InjectSpec, Route } from '../config/types.js';
+import type { InjectSpec, Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import { buildUpstreamHeaders, filterResponseHeaderObject, hasRequestBody } from './headers.js';
+import { dropsSetCookie, requestPolicyFor } from './header-policy.js';
 
 /** What delegate mode needs from the vault client (STYLE 9). */
 export interface DelegateSource {
@@ -104,6 +105,7 @@ export async function delegateRequest(
     keepCookies: r.keepCookies,
     injected: null,
     contentLength: undefined,
+    policy: requestPolicyFor(r),
   });
   const answer = await o.vault.useHttpRequest(o.credential, {
     method: req.method ?? 'GET',
@@ -117,7 +119,7 @@ export async function delegateRequest(
   const payload = Buffer.from(typeof answer.body === 'string' ? answer.body : '', 'utf8');
   // A status the vault could not have seen from an HTTP server is a malformed answer.
   const status = Number.isInteger(answer.status) && answer.status >= 200 && answer.status <= 599 ? answer.status : 502;
-  const headers = filterResponseHeaderObject(answer.headers ?? {});
+  const headers = filterResponseHeaderObject(answer.headers ?? {}, dropsSetCookie(r));
   headers.push('content-length', String(payload.length));
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : payload);

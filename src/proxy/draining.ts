@@ -1,18 +1,38 @@
 /**
- * Graceful drain: stop accepting, let in-flight requests and streams finish up to a
- * deadline, then destroy what is left. Tunnels and upgraded sockets are not tracked
- * by `server.close()`, so they are registered here explicitly.
+ * Graceful drain: optionally keep serving for a delay while readiness reports the
+ * shutdown (so endpoints and load balancers stop sending first), then stop accepting,
+ * let in-flight requests and streams finish up to a deadline, and destroy what is left.
+ * Tunnels and upgraded sockets are not tracked by `server.close()`, so they are
+ * registered here explicitly.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 export class Draining {
   #active = false;
+  #stopping = false;
   readonly #servers = new Set<Server>();
   readonly #sockets = new Set<Socket>();
 
+  /** New requests are refused (the drain proper has begun). */
   get active(): boolean {
     return this.#active;
+  }
+
+  /** Shutdown has begun: readiness must fail, even while the drain delay still serves requests. */
+  get stopping(): boolean {
+    return this.#stopping || this.#active;
+  }
+
+  /**
+   * The drain delay (`limits.drain_delay`): mark the shutdown for readiness but keep
+   * serving for `ms`. Without a preStop hook, Kubernetes removes a terminating pod from
+   * Service endpoints while it already has SIGTERM; refusing at once would fail the
+   * requests still routed to it.
+   */
+  async delay(ms: number): Promise<void> {
+    this.#stopping = true;
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   track(server: Server): void {

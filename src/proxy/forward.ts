@@ -7,15 +7,30 @@
  * address. Requests go through `dispatch` with a small handler that streams both
  * ways with backpressure: no buffering, redirects never followed (I5), a client abort
  * cancels the upstream request and an upstream abort ends the client's response.
+ *
+ * Connection reuse (issue 18): pool slots record their sockets (proxy/connections), so a
+ * request that fails on a reused connection before any answer byte can be sent once
+ * more on a fresh one-off connection when proxy/retry allows it; small bodies are held
+ * for that until the answer starts (proxy/held-body). Idle pooled connections follow
+ * the upstream's `Keep-Alive: timeout=` hint, less a margin, and otherwise close after
+ * 4 s, below the 5 s idle timeout common upstream servers use.
+ *
+ * On credential routes the answer passes through the response guard on its way
+ * (response-guard.ts): headers before they are written, each body chunk before it is.
  */
 import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, Pool, buildConnector, type Connector, type Dispatcher } from '../undici-core.js';
-import type { Route } from '../config/types.js';
+import type { Client as UndiciClient } from 'undici';
+import { Agent, Client, Pool, buildConnector, type Connector, type Dispatcher } from '../undici-core.js';
+import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
-import { checkDestination, type GateOptions } from './address-gate.js';
+import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';
+import { trackingClientFactory, type ConnectionRecord } from './connections.js';
+import { HeldBody } from './held-body.js';
+import type { ResponseGuard } from './response-guard.js';
+import { decideRetry, noRetryMessage, type RetryReason } from './retry.js';
 
 export interface UpstreamOptions {
   /** Extra PEM trusted for upstream TLS in addition to the public roots (tests, private CAs). */
@@ -29,12 +44,34 @@ interface PoolEntry {
   readonly pool: Pool;
 }
 
+/**
+ * Idle keep-alive settings shared by every upstream connection: 4 s without a hint; a
+ * `Keep-Alive: timeout=N` hint is followed, less 1 s for transit (a hint of 1 s means
+ * the connection is not reused), and never beyond 60 s.
+ */
+const KEEP_ALIVE = { keepAliveTimeout: 4_000, keepAliveTimeoutThreshold: 1_000, keepAliveMaxTimeout: 60_000 } as const;
+
+/** How long a failed attempt waits for the rest of the agent's upload (to retry it, or to answer): while it keeps coming, up to a cap. */
+const LINGER_IDLE_MS = 250;
+const LINGER_MAX_MS = 5_000;
+
+/** Where a retry gets its fresh connection. */
+export interface FreshConnections {
+  /** Dispatch on a new one-off connection with the settings of `via`, the dispatcher of the failed attempt. */
+  dispatchFresh(via: Dispatcher, origin: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
+}
+
 /** Per-route connection pools, rebuilt only when a route's origin or transport settings change. */
-export class Upstreams {
+export class Upstreams implements FreshConnections {
   readonly #pools = new Map<string, PoolEntry>();
+  /** Client options of each dispatcher, for one-off retry connections with the same settings. */
+  readonly #clientOpts = new WeakMap<Dispatcher, UndiciClient.Options>();
+  /** One-off retry clients still open (destroyed at the shutdown deadline). */
+  readonly #oneOff = new Set<Client>();
   readonly #opts: UpstreamOptions;
   readonly #ca: string[] | undefined;
   #passthrough: Agent | null = null;
+  #passthroughConnectMs = 0;
 
   constructor(opts: UpstreamOptions) {
     this.#opts = opts;
@@ -46,16 +83,19 @@ export class Upstreams {
     const key = `${route.upstream.origin}|${route.timeouts.connectMs}`;
     const existing = this.#pools.get(route.name);
     if (existing !== undefined && existing.key === key) return existing.pool;
-    const pool = new Pool(route.upstream.origin, {
+    const opts: UndiciClient.Options = {
       connect: {
         timeout: route.timeouts.connectMs,
         rejectUnauthorized: true,
         ...(this.#ca === undefined ? {} : { ca: this.#ca }),
       },
-      keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 4_000,
+      ...KEEP_ALIVE,
+      ...(this.#opts.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: this.#opts.keepAliveTimeoutMs }),
       headersTimeout: route.timeouts.headersMs,
       bodyTimeout: route.timeouts.idleMs,
-    });
+    };
+    const pool = new Pool(route.upstream.origin, { ...opts, factory: trackingClientFactory });
+    this.#clientOpts.set(pool, opts);
     this.#pools.set(route.name, { key, pool });
     // A replaced pool finishes its in-flight requests, then closes (I13).
     if (existing !== undefined) void existing.pool.close().catch(() => undefined);
@@ -72,10 +112,15 @@ export class Upstreams {
     }
   }
 
-  /** The gated dispatcher for passthrough hosts: no credentials, address-checked dials. */
-  passthrough(): Dispatcher {
-    if (this.#passthrough !== null) return this.#passthrough;
-    const base = buildConnector({ timeout: 10_000, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
+  /**
+   * The gated dispatcher for passthrough hosts: no credentials, address-checked dials.
+   * Rebuilt when `timeouts.passthrough.connect` changes (the old one finishes, then closes).
+   */
+  passthrough(connectMs: number): Dispatcher {
+    if (this.#passthrough !== null && this.#passthroughConnectMs === connectMs) return this.#passthrough;
+    if (this.#passthrough !== null) void this.#passthrough.close().catch(() => undefined);
+    this.#passthroughConnectMs = connectMs;
+    const base = buildConnector({ timeout: connectMs, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
     const gate = this.#opts.gate;
     const connect: Connector = (opts, cb) => {
       checkDestination(opts.hostname, Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80), gate).then(
@@ -83,14 +128,28 @@ export class Upstreams {
         (err: unknown) => cb(err as Error, null),
       );
     };
-    this.#passthrough = new Agent({ connect, keepAliveTimeout: 4_000 });
+    const opts: UndiciClient.Options = { connect, ...KEEP_ALIVE };
+    this.#passthrough = new Agent({ ...opts, factory: (origin, o) => new Pool(origin, { ...o, factory: trackingClientFactory }) });
+    this.#clientOpts.set(this.#passthrough, opts);
     return this.#passthrough;
+  }
+
+  dispatchFresh(via: Dispatcher, origin: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    const settings = this.#clientOpts.get(via);
+    // Only a dispatcher built here has known settings (TLS verification, the address gate): fail closed otherwise.
+    if (settings === undefined) return void handler.onError?.(new SidecarError('UPSTREAM_ERROR'));
+    const client = new Client(origin, settings);
+    this.#oneOff.add(client);
+    client.dispatch(opts, handler);
+    // close() lets the one request finish, then closes the connection.
+    void client.close().finally(() => this.#oneOff.delete(client));
   }
 
   async close(): Promise<void> {
     const all: Array<Promise<void>> = [];
     for (const { pool } of this.#pools.values()) all.push(pool.close());
     if (this.#passthrough !== null) all.push(this.#passthrough.close());
+    for (const c of this.#oneOff) all.push(c.close());
     this.#pools.clear();
     this.#passthrough = null;
     await Promise.allSettled(all);
@@ -101,6 +160,7 @@ export class Upstreams {
     const all: Array<Promise<void>> = [];
     for (const { pool } of this.#pools.values()) all.push(pool.destroy());
     if (this.#passthrough !== null) all.push(this.#passthrough.destroy());
+    for (const c of this.#oneOff) all.push(c.destroy());
     await Promise.allSettled(all);
   }
 }
@@ -110,8 +170,19 @@ export interface ForwardObserver {
   /** Upstream answered with headers; `status` went to the agent. */
   onUpstreamHeaders(status: number): void;
   onBytesOut(n: number): void;
+  /** The request is being sent again on a fresh connection (at most once). */
+  onRetry?(reason: RetryReason): void;
   /** The exchange ended: `err` null on a clean end. Called exactly once. */
   onDone(err: SidecarError | null): void;
+}
+
+/** How a forward may be retried (issue 18); absent for upgrades. */
+export interface RetryPlan {
+  /** Bodies up to this many bytes are held for a retry (0: bodiless requests only). */
+  readonly bufferBytes: number;
+  /** The route's `retry.non_idempotent`. */
+  readonly nonIdempotent: boolean;
+  readonly fresh: FreshConnections;
 }
 
 export interface ForwardRequest {
@@ -122,12 +193,19 @@ export interface ForwardRequest {
   readonly headers: string[];
   /** The agent's request (or, after a tripwire search, its head replayed in front of the rest). */
   readonly body: Readable | null;
+  /** The agent's Content-Length, when it sent one. */
+  readonly contentLength?: string | undefined;
   readonly headersTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Searches the answer for the injected credential (response-guard.ts); absent or null: not searched. */
+  readonly guard?: ResponseGuard | null;
+  /** Drop Set-Cookie from the answer (credential routes without keep_cookies, header-policy.ts). */
+  readonly dropSetCookie?: boolean;
+  readonly retry?: RetryPlan | null;
 }
 
-/** Map an undici/TLS/socket error to the catalogue. */
-export function upstreamError(err: unknown): SidecarError {
+/** Map an undici/TLS/socket error to the catalogue; `message` overrides the agent-facing text of UPSTREAM_ERROR. */
+export function upstreamError(err: unknown, message?: string): SidecarError {
   if (err instanceof SidecarError) return err;
   const code = (err as { code?: string } | null)?.code ?? '';
   switch (code) {
@@ -146,57 +224,151 @@ export function upstreamError(err: unknown): SidecarError {
       if (/CERT|SELF_SIGNED|TLS|SSL|UNABLE_TO_VERIFY|ALTNAME/i.test(code)) {
         return new SidecarError('UPSTREAM_TLS', { cause: err });
       }
-      return new SidecarError('UPSTREAM_ERROR', { cause: err });
+      return new SidecarError('UPSTREAM_ERROR', message === undefined ? { cause: err } : { cause: err, message });
   }
 }
 
 /**
  * A legacy-style undici handler (the dispatcher's native interface, so no per-request
- * wrapper objects) that relays the upstream answer to `res` with backpressure.
+ * wrapper objects) that relays the upstream answer to `res` with backpressure. It is
+ * connection-aware (proxy/connections), and on a failure it may dispatch itself once
+ * more on a fresh connection (proxy/retry).
  */
 class RelayHandler {
   #abort: ((err?: Error) => void) | null = null;
   #finished = false;
+  readonly #req: ForwardRequest;
   readonly #res: ServerResponse;
   readonly #obs: ForwardObserver;
+  /** The body undici reads: the agent's, or a HeldBody around it when a retry may need it again. */
+  readonly #body: Readable | null;
+  readonly #guard: ResponseGuard | null;
+  readonly #dropSetCookie: boolean;
   #resume: (() => void) | null = null;
   readonly #onDrain = (): void => {
     const r = this.#resume;
     this.#resume = null;
     r?.();
   };
+  // Per attempt: what proxy/retry needs to know about the connection.
+  #conn: ConnectionRecord | null = null;
+  #socketReadAtStart = 0;
+  #reused = false;
+  #closedBeforeWrite = false;
+  #answerStarted = false;
+  #retried = false;
 
-  constructor(res: ServerResponse, obs: ForwardObserver) {
+  constructor(req: ForwardRequest, res: ServerResponse, obs: ForwardObserver) {
+    this.#req = req;
     this.#res = res;
     this.#obs = obs;
+    // The guard sees only the answer of the attempt that succeeds: a retry happens before
+    // any answer byte, so nothing has reached the guard by then.
+    this.#guard = req.guard ?? null;
+    this.#dropSetCookie = req.dropSetCookie ?? false;
+    const plan = req.retry;
+    // Every body goes through a HeldBody (small ones are kept for a retry) so that a failed
+    // attempt never destroys the agent's request under the 502 it is about to read.
+    this.#body =
+      req.body !== null && plan != null
+        ? new HeldBody(req.body, plan.bufferBytes, req.contentLength === undefined ? undefined : Number(req.contentLength))
+        : req.body;
   }
 
-  /** The agent went away: cancel the upstream request. */
+  /** Send the request on `dispatcher` (first attempt) or on a fresh connection (the retry). */
+  dispatch(fresh: FreshConnections | null): void {
+    const req = this.#req;
+    const opts: Dispatcher.DispatchOptions = {
+      origin: req.origin,
+      path: req.path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: req.headers,
+      body: fresh === null ? this.#body : this.#body instanceof HeldBody ? this.#body.replay() : null,
+      headersTimeout: req.headersTimeoutMs,
+      bodyTimeout: req.idleTimeoutMs,
+      // Pipelining hint only (undici never re-sends a request by itself); proxy/retry decides about retries.
+      idempotent: req.method === 'GET' || req.method === 'HEAD',
+    };
+    const handler = this as unknown as Dispatcher.DispatchHandler;
+    if (fresh === null) req.dispatcher.dispatch(opts, handler);
+    else fresh.dispatchFresh(req.dispatcher, req.origin, opts, handler);
+  }
+
+  /** The agent went away: cancel the upstream request (and any retry still to come). */
   cancel(): void {
     if (this.#finished) return;
-    const err = new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' });
-    if (this.#abort !== null) this.#abort(err);
-    else this.#pendingCancel = true;
+    this.#cancelled = true;
+    this.#abort?.(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
   }
-  #pendingCancel = false;
+  #cancelled = false;
+
+  /** proxy/connections: the pool slot this attempt was queued on. */
+  onConnection(record: ConnectionRecord): void {
+    this.#conn = record;
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
-    if (this.#pendingCancel) abort(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
+    if (this.#cancelled) {
+      abort(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
+      return;
+    }
+    // Called just before undici writes this request on the slot's current socket.
+    const socket = this.#conn?.socket ?? null;
+    if (socket !== null) {
+      this.#reused = this.#conn!.requests++ > 0;
+      this.#socketReadAtStart = socket.bytesRead;
+      this.#closedBeforeWrite = socket.readableEnded;
+    }
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.#answerStarted = true;
     // 1xx informational answers are not relayed; the final answer follows.
     if (status < 200) return true;
+    if (this.#body instanceof HeldBody) this.#body.release();
     const res = this.#res;
-    res.writeHead(status, filterResponseHeaders(rawHeaders));
+    const headers = filterResponseHeaders(rawHeaders, this.#dropSetCookie);
     this.#obs.onUpstreamHeaders(status);
+    // The guard masks reflected credentials in place, or withholds the answer (502, nothing written).
+    if (this.#guard !== null && !this.#guard.headers(headers)) {
+      this.#blocked();
+      return false;
+    }
+    res.writeHead(status, headers);
     this.#resumeFn = resume;
     return true;
   }
   #resumeFn: (() => void) | null = null;
 
   onData(chunk: Buffer): boolean {
+    const g = this.#guard;
+    if (g === null) return this.#write(chunk);
+    if (!g.inflating) {
+      const out = g.body(chunk);
+      if (out === null) {
+        this.#blocked();
+        return false;
+      }
+      return out.length === 0 || this.#write(out);
+    }
+    // Compressed: the upstream stays paused until the inflated copy of this chunk is searched.
+    let sync = true;
+    let flowing = false;
+    g.bodyAsync(chunk, (out) => {
+      if (this.#finished) return;
+      if (out === null) return this.#blocked();
+      const ok = out.length === 0 || this.#write(out);
+      // A verdict given at once is this call's answer; a later one resumes the paused upstream.
+      if (sync) flowing = ok;
+      else if (ok) this.#resumeFn?.();
+    });
+    sync = false;
+    return flowing;
+  }
+
+  /** Write to the agent; false (after arranging a resume on drain) under backpressure. */
+  #write(chunk: Buffer): boolean {
     this.#obs.onBytesOut(chunk.length);
     if (this.#res.write(chunk)) return true;
     // Backpressure: pause the upstream until the agent drains.
@@ -205,18 +377,85 @@ class RelayHandler {
     return false;
   }
 
-  onComplete(): void {
+  /** The guard withheld the answer: end the exchange, never writing the secret's bytes. */
+  #blocked(): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#res.end();
+    this.#guard?.close();
+    const err = new SidecarError('RESPONSE_BLOCKED');
+    this.#abort?.(err);
+    this.#obs.onDone(err);
+  }
+
+  onComplete(): void {
+    if (this.#finished) return;
+    const g = this.#guard;
+    // A compressed body may still have chunks waiting for their verdict: end after them.
+    if (g?.inflating === true) g.endAsync((rest) => this.#complete(rest));
+    else this.#complete(g?.end() ?? null);
+  }
+
+  #complete(rest: Buffer | null): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (rest !== null && rest.length > 0) {
+      this.#obs.onBytesOut(rest.length);
+      this.#res.end(rest);
+    } else {
+      this.#res.end();
+    }
     this.#obs.onDone(null);
   }
 
   onError(err: Error): void {
     if (this.#finished) return;
+    const plan = this.#req.retry;
+    if (plan == null || this.#cancelled || err instanceof SidecarError) return this.#fail(err);
+    const socket = this.#conn?.socket ?? null;
+    const held = this.#body instanceof HeldBody ? this.#body : null;
+    const decision = decideRetry({
+      method: this.#req.method,
+      headers: this.#req.headers,
+      error: err,
+      reused: this.#reused,
+      closedBeforeWrite: this.#closedBeforeWrite,
+      // Any byte of the answer, even a partial status line the parser never completed.
+      answerStarted: this.#answerStarted || (socket !== null && socket.bytesRead > this.#socketReadAtStart),
+      alreadyRetried: this.#retried,
+      body: this.#body === null ? 'none' : held === null ? 'gone' : held.hold,
+      routeOptIn: plan.nonIdempotent,
+    });
+    if (!decision.retry) return this.#fail(err, noRetryMessage(decision.why, this.#req.method));
+    const reason = decision.reason;
+    if (held === null || held.hold === 'held') return this.#retry(plan, reason);
+    // A small body still arriving: send it again once it is whole (while it keeps coming).
+    void held.whenEnded(LINGER_IDLE_MS, LINGER_MAX_MS).then(() => {
+      if (this.#finished) return;
+      if (this.#cancelled) this.#fail(new SidecarError('UPSTREAM_ERROR', { message: 'client aborted' }));
+      else if (held.hold === 'held') this.#retry(plan, reason);
+      else this.#fail(err, noRetryMessage('body_not_held', this.#req.method));
+    });
+  }
+
+  #retry(plan: RetryPlan, reason: RetryReason): void {
+    this.#retried = true;
+    this.#abort = null;
+    this.#conn = null;
+    this.#reused = false;
+    this.#closedBeforeWrite = false;
+    this.#obs.onRetry?.(reason);
+    this.dispatch(plan.fresh);
+  }
+
+  #fail(err: Error, message?: string): void {
+    if (this.#finished) return;
     this.#finished = true;
-    const e = upstreamError(err);
-    this.#obs.onDone(e);
+    this.#guard?.close();
+    const e = upstreamError(err, message);
+    if (!(this.#body instanceof HeldBody)) return this.#obs.onDone(e);
+    this.#body.release();
+    // An upload cut off upstream: let the agent finish sending (bounded) so it reads the error.
+    void this.#body.whenEnded(LINGER_IDLE_MS, LINGER_MAX_MS).then(() => this.#obs.onDone(e));
   }
 
   onUpgrade(): void {
@@ -226,22 +465,12 @@ class RelayHandler {
   onBodySent(): void {}
 }
 
+/** The forward stage's contract: dispatch, relay to `res`, report to `obs`; returns a canceller. */
+export type ForwardStage = (req: ForwardRequest, res: ServerResponse, obs: ForwardObserver) => () => void;
+
 /** Dispatch one request upstream. Returns a canceller for when the agent goes away. */
 export function forward(req: ForwardRequest, res: ServerResponse, obs: ForwardObserver): () => void {
-  const handler = new RelayHandler(res, obs);
-  req.dispatcher.dispatch(
-    {
-      origin: req.origin,
-      path: req.path,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: req.headers,
-      body: req.body,
-      headersTimeout: req.headersTimeoutMs,
-      bodyTimeout: req.idleTimeoutMs,
-      // Agents' POSTs are not idempotent; never let undici replay them on a fresh socket.
-      idempotent: req.method === 'GET' || req.method === 'HEAD',
-    },
-    handler as unknown as Dispatcher.DispatchHandler,
-  );
+  const handler = new RelayHandler(req, res, obs);
+  handler.dispatch(null);
   return () => handler.cancel();
 }

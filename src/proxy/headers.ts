@@ -11,6 +11,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { SidecarError } from '../errors.js';
 import type { Secret } from '../credentials/secret.js';
+import { isForwardingHeader, narrowAcceptEncoding, type RequestHeaderPolicy } from './header-policy.js';
 
 /** Never forwarded in either direction: RFC 9110 §7.6.1 hop-by-hop plus framing we regenerate (I9). */
 const HOP_BY_HOP = new Set([
@@ -167,15 +168,20 @@ export function buildUpstreamHeaders(
     readonly keepCookies: boolean;
     readonly injected: InjectedHeader | null;
     readonly contentLength: string | undefined;
+    /** The route's header policy (header-policy.ts): forwarding headers, set/remove, Accept-Encoding. */
+    readonly policy?: RequestHeaderPolicy;
   },
 ): OutboundHeaders {
   const list: string[] = ['host', opts.authority];
   const injectedName = opts.injected?.name;
+  const policy = opts.policy;
   let replaced = false;
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || REQUEST_ONLY_STRIP.has(name)) continue;
     if (connectionTokens !== null && connectionTokens.has(name)) continue;
     if (name.charCodeAt(0) === 120 /* x */ && name.startsWith('x-sanctum-')) continue;
+    // Route policy: forwarding headers the agent could forge, and headers the route removes or sets.
+    if (policy !== undefined && (policy.drop.has(name) || (policy.stripForwarding && isForwardingHeader(name)))) continue;
     if (opts.credentialRoute) {
       if (name === injectedName) {
         replaced = true;
@@ -186,9 +192,15 @@ export function buildUpstreamHeaders(
     }
     const value = headers[name];
     if (value === undefined) continue;
+    if (name === 'accept-encoding' && policy?.narrowAcceptEncoding === true) {
+      const narrowed = narrowAcceptEncoding(typeof value === 'string' ? value : value.join(', '));
+      if (narrowed !== null) list.push(name, narrowed);
+      continue;
+    }
     if (typeof value === 'string') list.push(name, value);
     else for (const v of value) list.push(name, v);
   }
+  if (policy !== undefined) for (const x of policy.add) list.push(x);
   // Framing is regenerated from the parser's validated value, never copied from raw bytes (I9).
   if (opts.contentLength !== undefined) list.push('content-length', opts.contentLength);
   if (opts.injected !== null) list.push(opts.injected.name, opts.injected.value.reveal());
@@ -197,9 +209,10 @@ export function buildUpstreamHeaders(
 
 /**
  * Filter an upstream response's raw headers for the agent: drop hop-by-hop headers,
- * anything the upstream listed in its own `Connection`, and `x-sanctum-error`.
+ * anything the upstream listed in its own `Connection`, and `x-sanctum-error`; with
+ * `dropSetCookie` (credential routes without keep_cookies, header-policy.ts), Set-Cookie.
  */
-export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
+export function filterResponseHeaders(raw: readonly Buffer[], dropSetCookie = false): string[] {
   const out: string[] = [];
   let connectionTokens: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -210,6 +223,7 @@ export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
       continue;
     }
     if (RESPONSE_STRIP.has(name)) continue;
+    if (dropSetCookie && name === 'set-cookie') continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (connectionTokens === null) return out;
@@ -221,11 +235,12 @@ export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
 }
 
 /** Response-header filter for the object form (delegate answers from the vault). */
-export function filterResponseHeaderObject(h: Record<string, string | string[]>): string[] {
+export function filterResponseHeaderObject(h: Record<string, string | string[]>, dropSetCookie = false): string[] {
   const out: string[] = [];
   for (const key of Object.keys(h)) {
     const name = key.toLowerCase();
     if (RESPONSE_STRIP.has(name) || name === 'content-length' || name === 'content-encoding') continue;
+    if (dropSetCookie && name === 'set-cookie') continue;
     if (!TOKEN.test(name)) continue;
     const v = h[key];
     if (typeof v === 'string') out.push(name, v);

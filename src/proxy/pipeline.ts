@@ -1,41 +1,58 @@
 /**
  * The one data path (DESIGN "One data path"). Every request form ends here:
  *
- *   1 match    Target → Route | passthrough | deny            (routing/matcher)
- *     gate     gateway mode: route ACL, tripwires, rate limits (gateway/)
- *   2 resolve  Route → the vault's header (cache, single-flight) (credentials/resolver)
- *   3 inject   strip, then add exactly one header              (proxy/headers)
+ *   1 match    parsed request → route | passthrough | deny        (routing/decide)
+ *     gate     gateway mode: tripwires, rate limits               (gateway/gate)
+ *   2 resolve  route → the vault's header (cache, single-flight)  (credentials/resolver)
+ *   3 inject   strip, then add exactly one header                 (proxy/headers)
  *   4 forward  undici, streamed both ways — or delegate to the vault
- *   5 record   one canonical log line + metrics, when the response closes
+ *   5 record   one canonical log line + metrics, when the response closes (proxy/record)
  *
- * Adapters (absolute-form, prefix, host-header, inside CONNECT) parse the request
- * target and call `handle`; they never talk to the vault or undici themselves.
- * Any failure goes through `toReply()`; nothing is sent upstream without its credential.
+ * Adapters (proxy/adapters.ts) parse the request and call `handle`; they never talk to
+ * the vault or undici themselves. Each stage takes `(state, res)`: what it needs was put
+ * in the RequestState by the stage before. Any failure goes through `toReply()`;
+ * nothing is sent upstream without its credential.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Route } from '../config/types.js';
-import type { Target, RequestForm, MatchResult } from '../routing/types.js';
 import { SidecarError, toReply, toSidecarError, type ErrorCode } from '../errors.js';
-import type { CredentialResolver, CredentialSource, ResolvedHeader } from '../credentials/resolver.js';
-import { buildUpstreamHeaders, hasRequestBody, inspectRequestHeaders } from './headers.js';
-import { forward, type Upstreams } from './forward.js';
-import { type DelegateSource, delegateRequest } from './delegate.js';
-import type { Snapshot } from './snapshot.js';
-import { parseHostHeader } from '../routing/target.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Logger } from '../log.js';
-import { RequestState } from './request-state.js';
-import { outcomeOf, recordRequest } from './record.js';
+import type { CredentialResolver, CredentialSource } from '../credentials/resolver.js';
 import type { AgentEntry } from '../gateway/agents.js';
 import type { Caller } from '../gateway/auth.js';
-import type { Limiter } from '../gateway/limits.js';
 import { admit, admitBody } from '../gateway/gate.js';
+import type { Limiter } from '../gateway/limits.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { decide } from '../routing/decide.js';
+import { hostForUrl } from '../routing/host.js';
+import { requestedPath, type OriginRequest, type TargetRequest } from '../routing/request.js';
+import type { Route } from '../routing/route.js';
+import type { RequestForm } from '../routing/types.js';
+import { type DelegateSource, delegateRequest } from './delegate.js';
+import { forward, type ForwardStage, type Upstreams } from './forward.js';
+import { buildUpstreamHeaders, hasRequestBody, inspectRequestHeaders } from './headers.js';
+import { outcomeOf, trackRequest } from './record.js';
+import { RequestState } from './request-state.js';
+import type { Snapshot } from './snapshot.js';
+import { dropsSetCookie, requestPolicyFor } from './header-policy.js';
+import { createGuard, type ResponseGuard } from './response-guard.js';
+import { watchBodyIdle } from './body-idle.js';
 
-/** What an adapter hands the pipeline; `caller` is the identified agent in gateway mode. */
-export type Intent = (
-  | { readonly form: Exclude<RequestForm, 'prefix' | 'connect' | 'host-header'>; readonly target: Target }
-  | { readonly form: 'prefix'; readonly path: string; readonly query: string }
-) & { readonly caller?: Caller | undefined };
+/** What an adapter hands the pipeline. */
+export interface Intent {
+  readonly request: TargetRequest | OriginRequest;
+  /** Gateway mode: the identified agent. */
+  readonly caller: Caller | null;
+  /** The forward stage when not `forward`: a WebSocket upgrade's (proxy/tunnel/websocket.ts). */
+  readonly forward?: ForwardStage | undefined;
+}
+
+/** A request refused before it became an intent (bad target, 407, draining). */
+export interface Refused {
+  readonly form: RequestForm;
+  readonly host: string | null;
+  readonly caller: Caller | null;
+  readonly forward?: ForwardStage | undefined;
+}
 
 export interface PipelineDeps {
   readonly snapshot: () => Snapshot;
@@ -52,216 +69,184 @@ export class Pipeline {
   readonly #d: PipelineDeps;
   /** Delegate exchanges waiting on the vault; bounded so a slow vault cannot pile up calls. */
   #delegatesInFlight = 0;
-  /** Forward stages for deliberate WebSocket upgrades, keyed by the response they answer (proxy/websocket). */
-  readonly #upgrades = new WeakMap<ServerResponse, typeof forward>();
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
   }
 
-  /**
-   * Mark `res` as answering a WebSocket upgrade: the request then runs through the same
-   * match, resolve and inject stages, and only the forward stage is `fwd`.
-   */
-  expectUpgrade(res: ServerResponse, fwd: typeof forward): void {
-    this.#upgrades.set(res, fwd);
-  }
-
   /** Run a request through the stages. Never throws; every failure becomes a catalogued reply. */
   handle(req: IncomingMessage, res: ServerResponse, intent: Intent): void {
-    const st = new RequestState(req, intent.form);
-    st.caller = intent.caller ?? null;
-    res.once('close', () => recordRequest(this.#d, st, res));
+    const st = new RequestState(req, intent.request.form, intent.caller, intent.forward ?? null);
+    trackRequest(this.#d, st, res);
     try {
-      const snap = this.#d.snapshot();
-      const method = req.method ?? 'GET';
-
-      // 1 match: the canonical target (or prefix) against the route table of this snapshot (I13).
-      let match: MatchResult;
-      let query: string;
-      if (intent.form === 'prefix') {
-        const m = snap.table.matchPrefix(method, intent.path);
-        query = intent.query;
-        if (m !== null) match = m;
-        else if (!snap.config.egress.hostHeaderForm) {
-          throw new SidecarError('BAD_TARGET', { message: 'This origin-form request matches no route prefix.' });
-        } else {
-          // Opt-in host-header form: the Host header names a route's exact host.
-          const host = req.headers.host;
-          if (host === undefined) throw new SidecarError('BAD_TARGET', { message: 'The request has no Host header.' });
-          const hp = parseHostHeader(host, 'http');
-          st.form = 'host-header';
-          st.host = hp.host;
-          match = snap.table.matchHost(method, { scheme: 'http', host: hp.host, port: hp.port, path: intent.path, query });
-          if (match.kind === 'passthrough') match = { kind: 'deny', code: 'NO_ROUTE' };
-        }
-      } else {
-        st.host = intent.target.host;
-        match = snap.table.matchHost(method, intent.target);
-        query = intent.target.query;
+      const snap = (st.snap = this.#d.snapshot());
+      // A body that stops arriving ends the request, whatever stage it is in (limits.body_idle_timeout).
+      const bodyIdleMs = snap.config.limits.bodyIdleTimeoutMs;
+      if (bodyIdleMs > 0 && hasRequestBody(req.headers) && !req.complete) {
+        res.once('close', watchBodyIdle(req, bodyIdleMs, () => this.#bodyStalled(st, res)));
       }
-      const route = match.kind === 'route' ? match.route : null;
-      st.route = route;
-      if (route !== null) st.host ??= route.upstream.host;
 
+      // 1 match: the one routing decision, on this snapshot (I13).
+      const d = decide(snap, { method: st.method, request: intent.request, hostHeader: req.headers.host, agent: st.caller?.agent ?? null });
+      st.form = d.form;
+      st.host = d.host;
+      st.route = d.kind === 'passthrough' ? null : d.route;
       // Bad framing or protected names are refused before any vault call (I2).
-      const connectionTokens = inspectRequestHeaders(
-        req.rawHeaders,
-        req.headers,
-        route?.inject.headerName,
-      );
-      if (match.kind === 'deny') throw new SidecarError(match.code);
-      if (match.kind === 'passthrough' && (intent.form === 'prefix' || st.form === 'host-header')) throw new SidecarError('NO_ROUTE');
+      st.connectionTokens = inspectRequestHeaders(req.rawHeaders, req.headers, st.route?.inject.headerName);
+      if (d.kind === 'deny') throw new SidecarError(d.code, d.message === undefined ? {} : { message: d.message });
+      st.decision = d;
 
-      // gate (gateway mode, or a rate-limited route): ACL, tripwires, limits; a body is searched before resolve.
-      if (st.caller !== null || route?.rateLimit !== undefined) {
-        const needles = admit(this.#d, snap.gateway, st, req, intent.form === 'prefix' ? intent.path : intent.target.path, query);
+      // gate (gateway mode, or a rate-limited route): tripwires, limits; a body is searched before resolve.
+      if (st.caller !== null || st.route?.rateLimit !== undefined) {
+        const { path, query } = requestedPath(intent.request);
+        const needles = admit(this.#d, snap.gateway, st, req, path, query);
         if (needles !== null && hasRequestBody(req.headers)) {
-          admitBody(this.#d, st, req, needles).then(
+          const idleMs = st.route?.timeouts.idleMs ?? snap.config.timeouts.passthrough.idleMs;
+          admitBody(this.#d, st, req, needles, idleMs).then(
             (body) => {
               st.body = body;
-              if (!res.destroyed) this.#dispatch(st, req, res, snap, intent, match, query, connectionTokens);
+              if (!res.destroyed) this.#resolve(st, res);
             },
             (err: unknown) => this.#fail(st, res, err),
           );
           return;
         }
       }
-      this.#dispatch(st, req, res, snap, intent, match, query, connectionTokens);
-    } catch (err) {
-      this.#fail(st, res, err);
-    }
-  }
-
-  /** 2 resolve, then 3 inject and 4 forward (or passthrough, or delegate). */
-  #dispatch(
-    st: RequestState,
-    req: IncomingMessage,
-    res: ServerResponse,
-    snap: Snapshot,
-    intent: Intent,
-    match: Exclude<MatchResult, { kind: 'deny' }>,
-    query: string,
-    connectionTokens: Set<string> | null,
-  ): void {
-    try {
-      if (match.kind === 'passthrough') {
-        this.#passthrough(st, req, res, (intent as { target: Target }).target, connectionTokens);
-        return;
-      }
-      const upstreamPath = match.upstreamPath + query;
-      const r = match.route;
-      const agent = st.caller?.agent ?? null;
-
-      // 2 resolve: cache hit stays synchronous; a miss awaits one (coalesced) vault call.
-      if (r.credential === null) {
-        this.#inject(st, req, res, r, upstreamPath, connectionTokens, null);
-        return;
-      }
-      // `{agent}` paths are expanded per agent (the cache is scoped per agent too, I14).
-      const path = (agent !== null ? agent.credentialPaths.get(r.name) : snap.credentialPaths.get(r.name)) ?? r.credential;
-      if (r.mode === 'delegate') {
-        void this.#delegate(st, req, res, r, path, upstreamPath, connectionTokens);
-      } else {
-        const rq = { path, inject: r.inject, ttlMs: r.cacheTtlMs, scope: agent?.name ?? '' };
-        const hit = this.#d.resolver.lookup(rq);
-        if (hit !== null) {
-          st.cache = 'hit';
-          this.#inject(st, req, res, r, upstreamPath, connectionTokens, hit.header);
-        } else {
-          const t0 = performance.now();
-          this.#d.resolver.resolve(this.#d.vault(agent), rq).then(
-            (resolution) => {
-              st.vaultMs = performance.now() - t0;
-              st.cache = resolution.event;
-              if (res.destroyed) return;
-              this.#inject(st, req, res, r, upstreamPath, connectionTokens, resolution.header);
-            },
-            (err: unknown) => {
-              st.vaultMs = performance.now() - t0;
-              this.#d.metrics.injections.inc([r.name, 'failed']);
-              this.#fail(st, res, err);
-            },
-          );
-        }
-      }
+      this.#resolve(st, res);
     } catch (err) {
       this.#fail(st, res, err);
     }
   }
 
   /** Refuse a request an adapter could not turn into an intent (bad target, mismatch, 407). */
-  reject(req: IncomingMessage, res: ServerResponse, form: RequestForm, err: unknown, host?: string, caller?: Caller): void {
-    const st = new RequestState(req, form);
-    st.host = host ?? null;
-    st.caller = caller ?? null;
-    res.once('close', () => recordRequest(this.#d, st, res));
+  reject(req: IncomingMessage, res: ServerResponse, r: Refused, err: unknown): void {
+    const st = new RequestState(req, r.form, r.caller, r.forward ?? null);
+    st.host = r.host;
+    trackRequest(this.#d, st, res);
     this.#fail(st, res, err);
   }
 
-  // 3 inject + 4 forward
-  #inject(
-    st: RequestState,
-    req: IncomingMessage,
-    res: ServerResponse,
-    r: Route,
-    upstreamPath: string,
-    connectionTokens: Set<string> | null,
-    header: ResolvedHeader | null,
-  ): void {
-    const out = buildUpstreamHeaders(req.headers, connectionTokens, {
+  /** 2 resolve: cache hit stays synchronous; a miss awaits one (coalesced) vault call. Then inject, passthrough or delegate. */
+  #resolve(st: RequestState, res: ServerResponse): void {
+    try {
+      const d = st.decision!;
+      if (d.kind === 'passthrough') {
+        this.#passthrough(st, res);
+        return;
+      }
+      const r = d.route;
+      if (r.credential === null) {
+        this.#inject(st, res);
+        return;
+      }
+      // `{agent}` paths are expanded per agent (the cache is scoped per agent too, I14).
+      const agent = st.caller?.agent ?? null;
+      st.credentialPath = (agent !== null ? agent.credentialPaths.get(r.name) : st.snap!.credentialPaths.get(r.name)) ?? r.credential;
+      if (r.mode === 'delegate') {
+        void this.#delegate(st, res);
+        return;
+      }
+      const rq = { path: st.credentialPath, inject: r.inject, ttlMs: r.cacheTtlMs, scope: agent?.name ?? '' };
+      const hit = this.#d.resolver.lookup(rq);
+      if (hit !== null) {
+        st.cache = 'hit';
+        st.header = hit.header;
+        this.#inject(st, res);
+        return;
+      }
+      const t0 = performance.now();
+      this.#d.resolver.resolve(this.#d.vault(agent), rq).then(
+        (resolution) => {
+          st.vaultMs = performance.now() - t0;
+          st.cache = resolution.event;
+          st.header = resolution.header;
+          if (!res.destroyed) this.#inject(st, res);
+        },
+        (err: unknown) => {
+          st.vaultMs = performance.now() - t0;
+          this.#d.metrics.injections.inc([r.name, 'failed']);
+          this.#fail(st, res, err);
+        },
+      );
+    } catch (err) {
+      this.#fail(st, res, err);
+    }
+  }
+
+  /** 3 inject: strip the agent's headers, add the vault's one, aim at the route's upstream (I3, I6). */
+  #inject(st: RequestState, res: ServerResponse): void {
+    const d = st.decision as Extract<RequestState['decision'], { kind: 'route' }>;
+    const r = d.route;
+    const out = buildUpstreamHeaders(st.req.headers, st.connectionTokens, {
       authority: authorityOf(r),
       credentialRoute: r.credential !== null,
       keepCookies: r.keepCookies,
-      injected: header,
-      contentLength: req.headers['content-length'],
+      injected: st.header,
+      contentLength: st.req.headers['content-length'],
+      policy: requestPolicyFor(r),
     });
-    if (header !== null) {
-      this.#d.metrics.injections.inc([r.name, out.replacedAgentHeader ? 'replaced_agent_header' : 'injected']);
-    }
+    if (st.header !== null) this.#d.metrics.injections.inc([r.name, out.replacedAgentHeader ? 'replaced_agent_header' : 'injected']);
     st.outcome = 'forwarded';
-    this.#forward(st, req, res, r.upstream.origin, upstreamPath, out.list, this.#d.upstreams.forRoute(r), r.timeouts);
+    // The answer is searched for the header just injected (response guard), unless the route turned it off.
+    const guard: ResponseGuard | null =
+      st.header === null
+        ? null
+        : createGuard(this.#d, st.header.value, r.responseGuard, {
+            id: st.id,
+            route: r.name,
+            agent: st.caller?.agent.name ?? '',
+            onAction: (a) => {
+              st.guard = a;
+            },
+          });
+    st.outbound = {
+      dispatcher: this.#d.upstreams.forRoute(r),
+      origin: r.upstream.origin,
+      path: d.upstreamPath,
+      headers: out.list,
+      timeouts: r.timeouts,
+      answer: { guard, dropSetCookie: dropsSetCookie(r) },
+    };
+    this.#forward(st, res);
   }
 
-  #passthrough(st: RequestState, req: IncomingMessage, res: ServerResponse, t: Target, conn: Set<string> | null): void {
-    if (t.scheme !== 'http') throw new SidecarError('BAD_TARGET', { message: 'https:// targets must use CONNECT.' });
-    const authority = t.port === 80 ? t.host : `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
-    const out = buildUpstreamHeaders(req.headers, conn, {
+  /** 3 (passthrough): an allowed host over plain http, no credential, address-gated dial (I4, I8). */
+  #passthrough(st: RequestState, res: ServerResponse): void {
+    const d = st.decision as Extract<RequestState['decision'], { kind: 'passthrough' }>;
+    const authority = d.port === 80 ? hostForUrl(d.host) : `${hostForUrl(d.host)}:${d.port}`;
+    const out = buildUpstreamHeaders(st.req.headers, st.connectionTokens, {
       authority,
       credentialRoute: false,
       keepCookies: true,
       injected: null,
-      contentLength: req.headers['content-length'],
+      contentLength: st.req.headers['content-length'],
+      policy: requestPolicyFor(null),
     });
     st.outcome = 'passthrough';
-    const origin = `http://${authority}`;
-    this.#forward(st, req, res, origin, t.path + t.query, out.list, this.#d.upstreams.passthrough(), {
-      headersMs: 60_000,
-      idleMs: 300_000,
-    });
+    const t = st.snap!.config.timeouts.passthrough;
+    st.outbound = { dispatcher: this.#d.upstreams.passthrough(t.connectMs), origin: `http://${authority}`, path: d.path, headers: out.list, timeouts: t, answer: NO_ANSWER_POLICY };
+    this.#forward(st, res);
   }
 
-  #forward(
-    st: RequestState,
-    req: IncomingMessage,
-    res: ServerResponse,
-    origin: string,
-    path: string,
-    headers: string[],
-    dispatcher: ReturnType<Upstreams['forRoute']>,
-    timeouts: { headersMs: number; idleMs: number },
-  ): void {
+  /** 4 forward: stream both ways; the upgrade path brings its own stage. */
+  #forward(st: RequestState, res: ServerResponse): void {
+    const o = st.outbound!;
     st.upstreamStart = performance.now();
-    st.cancel = (this.#upgrades.get(res) ?? forward)(
+    st.cancel = (st.forwardStage ?? forward)(
       {
-        dispatcher,
-        origin,
-        path,
-        method: req.method ?? 'GET',
-        headers,
-        body: hasRequestBody(req.headers) ? (st.body ?? req) : null,
-        headersTimeoutMs: timeouts.headersMs,
-        idleTimeoutMs: timeouts.idleMs,
+        dispatcher: o.dispatcher,
+        origin: o.origin,
+        path: o.path,
+        method: st.method,
+        headers: o.headers,
+        body: hasRequestBody(st.req.headers) ? (st.body ?? st.req) : null,
+        contentLength: st.req.headers['content-length'],
+        headersTimeoutMs: o.timeouts.headersMs,
+        idleTimeoutMs: o.timeouts.idleMs,
+        guard: o.answer.guard,
+        dropSetCookie: o.answer.dropSetCookie,
+        // Issue 18: a failure on a reused connection may be sent again (proxy/retry).
+        retry: { bufferBytes: st.snap!.config.limits.retryBufferBytes, nonIdempotent: st.route?.retryNonIdempotent ?? false, fresh: this.#d.upstreams },
       },
       res,
       {
@@ -272,6 +257,9 @@ export class Pipeline {
         onBytesOut: (n) => {
           st.bytesOut += n;
         },
+        onRetry: (reason) => {
+          st.retried = reason;
+        },
         onDone: (err) => {
           st.cancel = null;
           if (err !== null) this.#fail(st, res, err);
@@ -281,30 +269,23 @@ export class Pipeline {
   }
 
   /** 4 (delegate): the vault makes the call; its answer is relayed to the agent. */
-  async #delegate(
-    st: RequestState,
-    req: IncomingMessage,
-    res: ServerResponse,
-    r: Route,
-    credential: string,
-    upstreamPath: string,
-    conn: Set<string> | null,
-  ): Promise<void> {
+  async #delegate(st: RequestState, res: ServerResponse): Promise<void> {
     try {
-      if (this.#upgrades.has(res)) throw new SidecarError('BAD_REQUEST', { message: 'WebSocket upgrades are not supported on delegate routes.' });
+      if (st.forwardStage !== null) throw new SidecarError('BAD_REQUEST', { message: 'WebSocket upgrades are not supported on delegate routes.' });
       // Inject routes are bounded by single-flight; each delegate request is its own vault
       // call, so cap how many may wait at once and fail fast beyond that.
-      if (this.#delegatesInFlight >= this.#d.snapshot().config.limits.maxDelegatesInFlight) throw new SidecarError('VAULT_BUSY');
+      if (this.#delegatesInFlight >= st.snap!.config.limits.maxDelegatesInFlight) throw new SidecarError('VAULT_BUSY');
       this.#delegatesInFlight += 1;
-      st.release = chain(st.release, () => {
+      st.onRelease(() => {
         this.#delegatesInFlight -= 1;
       });
+      const r = st.route!;
       const t0 = performance.now();
-      const sent = await delegateRequest(req, res, {
+      const sent = await delegateRequest(st.req, res, {
         route: r,
-        credential,
-        upstreamPath,
-        connectionTokens: conn,
+        credential: st.credentialPath!,
+        upstreamPath: (st.decision as Extract<RequestState['decision'], { kind: 'route' }>).upstreamPath,
+        connectionTokens: st.connectionTokens,
         body: st.body,
         vault: this.#d.vault(st.caller?.agent ?? null),
         authority: authorityOf(r),
@@ -319,8 +300,21 @@ export class Pipeline {
     }
   }
 
+  /** The agent's body went silent: abort the upstream request, answer 408 (or cut), then close. */
+  #bodyStalled(st: RequestState, res: ServerResponse): void {
+    this.#fail(st, res, new SidecarError('REQUEST_TIMEOUT', { message: 'The request body stopped arriving (limits.body_idle_timeout).' }));
+    st.cancel?.();
+    // The rest of the body will never come: close once the answer is out.
+    res.once('finish', () => st.req.socket?.destroySoon());
+  }
+
   /** Answer with the catalogued error, or cut the stream when the answer has begun. */
   #fail(st: RequestState, res: ServerResponse, err: unknown): void {
+    // Once an answer is out or cut, the first failure is the one on record (later ones are its echoes).
+    if (st.code !== null && (res.headersSent || res.destroyed)) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     const e = toSidecarError(err);
     st.code = e.code;
     st.outcome = outcomeOf(e);
@@ -340,25 +334,19 @@ export class Pipeline {
   }
 }
 
-/** Run `a` then `b` once each; the record stage calls `release` exactly once. */
-function chain(a: (() => void) | null, b: () => void): () => void {
-  return a === null ? b : () => {
-    a();
-    b();
-  };
-}
-
 /** Refusals after which the connection's byte stream cannot be trusted to be in step. */
 const FRAMING_CODES = new Set<ErrorCode>(['BAD_REQUEST', 'DUPLICATE_HEADER', 'FORBIDDEN_HEADER', 'HEADERS_TOO_LARGE']);
 
 function authorityOf(r: Route): string {
   const u = r.upstream;
-  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
   const dflt = u.scheme === 'https' ? 443 : 80;
-  return u.port === dflt ? host : `${host}:${u.port}`;
+  return u.port === dflt ? hostForUrl(u.host) : `${hostForUrl(u.host)}:${u.port}`;
 }
 
 function describe(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${(cause as { code?: string }).code ?? ''} ${cause.message}`.slice(0, 300);
   return String(cause).slice(0, 300);
 }
+
+/** Passthrough answers carry no injected credential: nothing to guard, cookies pass. */
+const NO_ANSWER_POLICY = Object.freeze({ guard: null, dropSetCookie: false });

@@ -1,18 +1,95 @@
 /**
- * Stage 5, record: the one canonical log line and the request metrics, emitted once per
- * request from the response's close (STYLE 7). Also the mapping of catalogued errors to
- * the bounded `outcome` label.
+ * Stage 5, record, and the one writer of the canonical per-request log line (STYLE 7).
+ *
+ * Every line with `msg: "request"` is written by `writeCanonicalLine`: requests through
+ * the pipeline (`recordRequest`, once, from the response's close), CONNECT tunnels
+ * (proxy/tunnel/record.ts) and requests the HTTP parser refused before they had a
+ * handler (proxy/listener.ts). All of them take their id from `nextRequestId`. Also the
+ * mapping of catalogued errors to the bounded `outcome` label.
  */
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { SidecarError } from '../errors.js';
+import type { IncomingMessage } from 'node:http';
+import type { ErrorCode, SidecarError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { codeClass, type Metrics, type Outcome } from '../metrics/metrics.js';
-import { logRequest, type Logger, type RequestRecord } from '../log.js';
-import type { RequestState } from './request-state.js';
+
+/** The fields of the canonical per-request line; names are constant and tests assert on them. */
+export interface RequestRecord {
+  id: string;
+  form: string;
+  agent: string | null;
+  route: string | null;
+  method: string;
+  host: string | null;
+  status: number;
+  code: string | null;
+  outcome: string;
+  vault_ms: number | null;
+  upstream_ms: number | null;
+  total_ms: number;
+  bytes_in: number;
+  bytes_out: number;
+  cache: string | null;
+  /** Why the request was sent upstream a second time (on a fresh connection, issue 18), or null; null on tunnels and parser refusals. */
+  retried: string | null;
+  /** The response guard's action on this answer (masked, aborted, uninspectable); absent when it did nothing. */
+  guard?: string;
+}
+
+/** Request ids: a per-process random prefix and a counter; unique across restarts, no UUID per request. */
+const ID_PREFIX = randomBytes(4).toString('hex');
+let seq = 0;
+
+/** The one id scheme for requests, tunnels and parser refusals. */
+export function nextRequestId(): string {
+  return `${ID_PREFIX}-${(++seq).toString(36)}`;
+}
+
+/** Emit the canonical line (5xx at warn). `extra` fields follow the constant ones. */
+export function writeCanonicalLine(log: Logger, rec: RequestRecord, extra?: Record<string, unknown>): void {
+  const line = extra === undefined ? rec : { ...rec, ...extra };
+  if (rec.status >= 500) log.warn(line, 'request');
+  else log.info(line, 'request');
+}
+
+/** What `recordRequest` reads from a request's state (proxy/request-state.ts). */
+export interface Recorded {
+  readonly id: string;
+  readonly start: number;
+  readonly startBytesRead: number;
+  readonly req: IncomingMessage;
+  readonly form: string;
+  readonly caller: { readonly agent: { readonly name: string } } | null;
+  readonly route: { readonly name: string } | null;
+  readonly host: string | null;
+  readonly code: ErrorCode | null;
+  outcome: Outcome;
+  readonly status: number;
+  readonly vaultMs: number | null;
+  readonly upstreamMs: number | null;
+  readonly bytesOut: number;
+  readonly cache: string | null;
+  /** Why the request was sent upstream a second time, or null (issue 18). */
+  readonly retried: string | null;
+  /** The response guard's action on this answer, if it acted. */
+  readonly guard: string | null;
+  readonly cancel: (() => void) | null;
+  readonly release: (() => void) | null;
+  settled: boolean;
+}
+
+/** Count the request in flight and record it when its response closes, either way (once per RequestState). */
+export function trackRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
+  d.metrics.inFlight += 1;
+  res.once('close', () => recordRequest(d, st, res));
+}
 
 /** Record one request, exactly once, when its response has closed either way. */
-export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: RequestState, res: ServerResponse): void {
+export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
   if (st.settled) return;
   st.settled = true;
+  d.metrics.inFlight -= 1;
   st.release?.();
   if (!res.writableFinished) {
     // The agent went away mid-exchange: cancel upstream (client abort → upstream abort).
@@ -28,10 +105,11 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   m.requestDuration.observe(rn, totalMs / 1000);
   if (st.upstreamMs !== null) m.upstreamDuration.observe(rn, st.upstreamMs / 1000);
   if (st.cache !== null) m.cacheEvents.inc([routeName, st.cache]);
+  if (st.retried !== null) m.upstreamRetries.inc({ route: routeName, reason: st.retried });
   if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
   if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
   if (st.bytesOut > 0) m.bytes.inc([routeName, 'out'], st.bytesOut);
-  const rec: RequestRecord = {
+  writeCanonicalLine(d.log, {
     id: st.id,
     form: st.form,
     agent: st.caller?.agent.name ?? null,
@@ -47,8 +125,9 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_in: bytesIn,
     bytes_out: st.bytesOut,
     cache: st.cache,
-  };
-  logRequest(d.log, rec);
+    retried: st.retried,
+    ...(st.guard === null ? {} : { guard: st.guard }),
+  });
 }
 
 export function outcomeOf(e: SidecarError): Outcome {
@@ -83,6 +162,7 @@ function methodLabel(m: string | undefined): string {
   return m !== undefined && KNOWN_METHODS.has(m) ? m : 'OTHER';
 }
 
-function round(ms: number | null): number | null {
+/** Milliseconds with two decimals, for the log. */
+export function round(ms: number | null): number | null {
   return ms === null ? null : Math.round(ms * 100) / 100;
 }

@@ -10,6 +10,7 @@
  */
 import { domainToASCII } from 'node:url';
 import { isIPv6 } from 'node:net';
+import { idnaHostProblem, toUnicodeHost } from './idna.js';
 
 /** A refused host or port. The message is safe to show and says which rule failed. */
 export class HostSyntaxError extends Error {
@@ -56,10 +57,16 @@ export function normalizeHostName(raw: string): string {
     if (label.length > MAX_LABEL) throw new HostSyntaxError('a host label is longer than 63 characters');
     if (!LABEL.test(label)) throw new HostSyntaxError('the host contains characters outside a-z, 0-9, "-", "_" and "."');
   }
-  // Punycode labels must decode and re-encode to themselves, or URL/undici would dial
-  // something else (or fail) where we matched this.
-  if (host.includes('xn--') && domainToASCII(host) !== host) {
-    throw new HostSyntaxError('the host has an invalid punycode (xn--) label');
+  if (host.includes('xn--')) {
+    // Our own IDNA rules (idna.ts), never a URL parser's leniency: those differ by runtime
+    // (Node 24's URL passes any xn-- label through, Node 20's refused some).
+    const problem = idnaHostProblem(labels);
+    if (problem) throw new HostSyntaxError(problem);
+    // Backstop, never the only check: the runtime's UTS #46 processing of the Unicode form
+    // must give back exactly this host, so no client or resolver on it reads another name.
+    if (domainToASCII(toUnicodeHost(labels)) !== host) {
+      throw new HostSyntaxError('the host has a punycode (xn--) label that this runtime\'s IDNA processing does not map back to itself');
+    }
   }
   return host;
 }
@@ -81,9 +88,34 @@ export function normalizeIPv6(inner: string): string {
   if (inner.includes('%')) throw new HostSyntaxError('IPv6 zone identifiers are not allowed');
   const lower = inner.toLowerCase();
   if (!isIPv6(lower)) throw new HostSyntaxError('the bracketed host is not an IPv6 address');
-  const canonical = new URL(`http://[${lower}]/`).hostname.slice(1, -1);
-  if (canonical !== lower) throw new HostSyntaxError('the IPv6 address is not in canonical form (RFC 5952)');
+  if (canonicalIPv6(lower) !== lower) throw new HostSyntaxError('the IPv6 address is not in canonical form (RFC 5952)');
   return lower;
+}
+
+/**
+ * RFC 5952 §4 text form of an address `isIPv6` accepted: lowercase hex without leading
+ * zeros, the longest run (first on a tie) of two or more zero groups as `::`. An embedded
+ * dotted IPv4 part has no canonical form here (WHATWG URL serialises it as hex): undefined.
+ */
+function canonicalIPv6(addr: string): string | undefined {
+  if (addr.includes('.')) return undefined;
+  const halves = addr.split('::');
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length > 1 && halves[1] ? halves[1].split(':') : [];
+  const fill = halves.length > 1 ? 8 - head.length - tail.length : 0;
+  const groups = [...head, ...Array<string>(fill).fill('0'), ...tail].map((g) => parseInt(g, 16));
+  if (groups.length !== 8) return undefined;
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
 /** Strict port: decimal 1–65535, no sign, no leading zeros (0 only when `allowZero`). */

@@ -8,12 +8,26 @@
  *
  * Precedence (see pattern.ts): exact host, then longer wildcard suffix; within a host,
  * the most specific path pattern; methods filter. Host-form path patterns apply to the
- * whole path; prefix-form patterns apply to the path after the prefix. A request port
- * is not part of the match: the dial always goes to the route's upstream.
+ * whole path; prefix-form patterns apply to the path after the prefix. The request's
+ * port is part of a host-form match (pattern.ts, `portMatches`): a route accepts the
+ * default port of the scheme unless it lists ports, and any other port is NO_ROUTE.
+ * The dial always goes to the route's upstream, never to the port that was asked for.
+ * Passthrough is per port too: an `egress.allow` entry without a port admits 80 for
+ * plain HTTP and 443 for byte tunnels (`unmatched: passthrough` admits every port).
  */
-import type { EgressSettings, Route } from '../config/types.js';
+import type { AllowEntry, EgressSettings, Route } from './route.js';
 import { pathForMatching } from './path.js';
-import { ANY_PATH, compilePathPattern, hostMatches, isWildcardHost, pathMatches, prefixMatches, type PathPattern } from './pattern.js';
+import {
+  ANY_PATH,
+  compilePathPattern,
+  connectPortMatches,
+  hostMatches,
+  isWildcardHost,
+  pathMatches,
+  portMatches,
+  prefixMatches,
+  type PathPattern,
+} from './pattern.js';
 import type { MatchResult, Target } from './types.js';
 
 interface Entry {
@@ -39,6 +53,14 @@ const NO_ROUTE: MatchResult = Object.freeze({ kind: 'deny', code: 'NO_ROUTE' });
 const METHOD_DENIED: MatchResult = Object.freeze({ kind: 'deny', code: 'METHOD_DENIED' });
 const PASSTHROUGH: MatchResult = Object.freeze({ kind: 'passthrough' });
 const NO_ROUTES: readonly Route[] = Object.freeze([]);
+const NO_ENTRIES: readonly AllowEntry[] = Object.freeze([]);
+
+/** What a passthrough carries: plain HTTP (default port 80) or a CONNECT byte tunnel (443). */
+export type PassthroughKind = 'http' | 'tunnel';
+
+function allowAdmits(e: AllowEntry, port: number, kind: PassthroughKind): boolean {
+  return e.port === undefined ? port === (kind === 'tunnel' ? 443 : 80) : port === e.port;
+}
 
 function entriesFor(route: Route, baseRank: number): Entry[] {
   const patterns = route.match.paths.length === 0 ? [ANY_PATH] : route.match.paths.map(compilePathPattern);
@@ -57,6 +79,21 @@ function pick(entries: readonly Entry[], method: string, path: string): Entry | 
   return undefined;
 }
 
+/**
+ * `pick` among the entries whose ports admit `scheme`/`port`. Returns the entry, `false`
+ * when some entry admits the port but none the method and path, or null when no entry
+ * admits the port at all (the host is then not routed for this port: NO_ROUTE).
+ */
+function pickForPort(entries: readonly Entry[], method: string, path: string, scheme: 'http' | 'https', port: number): Entry | false | null {
+  let portOk = false;
+  for (const e of entries) {
+    if (!portMatches(e.route.match.ports, scheme, port)) continue;
+    portOk = true;
+    if (pathMatches(e.pattern, path) && (e.methods.length === 0 || e.methods.includes(method))) return e;
+  }
+  return portOk ? false : null;
+}
+
 /** `host` has one or more labels in front of `dotted` (`.example.com`); no allocation. */
 function underWildcard(dotted: string, host: string): boolean {
   return host.length > dotted.length && host.endsWith(dotted);
@@ -73,8 +110,8 @@ export class RouteTable {
   private readonly exactRoutes = new Map<string, Route[]>();
   private readonly wildcards: WildcardGroup[] = [];
   private readonly prefixEntries: PrefixEntry[] = [];
-  private readonly allowExact: Set<string>;
-  private readonly allowWildcards: readonly string[];
+  private readonly allowExact: Map<string, AllowEntry[]>;
+  private readonly allowWildcards: readonly AllowEntry[];
 
   /** Routes are assumed validated by the config loader (no two equally specific matches). */
   constructor(routes: readonly Route[], egress: EgressSettings) {
@@ -103,32 +140,41 @@ export class RouteTable {
     for (const [host, g] of wild) this.wildcards.push({ dotted: host.slice(1), entries: g.entries.sort(bySpecificity), routes: g.routes });
     this.wildcards.sort((a, b) => b.dotted.length - a.dotted.length);
     this.prefixEntries.sort(bySpecificity);
-    this.allowExact = new Set(egress.allow.filter((h) => !isWildcardHost(h)));
-    this.allowWildcards = egress.allow.filter(isWildcardHost);
+    this.allowExact = new Map();
+    for (const e of egress.allow) {
+      if (!isWildcardHost(e.host)) this.allowExact.set(e.host, [...(this.allowExact.get(e.host) ?? []), e]);
+    }
+    this.allowWildcards = egress.allow.filter((e) => isWildcardHost(e.host));
+  }
+
+  /** Origin-form requests whose Host names a route's exact host are accepted (`egress.host_header_form`). */
+  get hostHeaderForm(): boolean {
+    return this.egress.hostHeaderForm;
   }
 
   /**
    * Absolute-form (and plain HTTP inside a tunnel, and intercepted TLS): match by the
-   * target's host, then path and method. A host with routes but no fitting one is
-   * METHOD_DENIED; a host without routes is passthrough only if `isAllowedPassthrough`.
+   * target's host and port, then path and method. A host with routes for this port but
+   * no fitting one is METHOD_DENIED; a port no route of the host lists is NO_ROUTE; a
+   * host without routes is passthrough only if `isAllowedPassthrough` (plain HTTP).
    */
   matchHost(method: string, target: Target): MatchResult {
     const path = pathForMatching(target.path);
     let routed = false;
     const exact = this.exact.get(target.host);
     if (exact !== undefined) {
-      routed = true;
-      const e = pick(exact, method, path);
+      const e = pickForPort(exact, method, path, target.scheme, target.port);
       if (e) return routeResult(e.route, e.route.upstream.basePath + target.path);
+      routed ||= e === false;
     }
     for (const g of this.wildcards) {
       if (!underWildcard(g.dotted, target.host)) continue;
-      routed = true;
-      const e = pick(g.entries, method, path);
+      const e = pickForPort(g.entries, method, path, target.scheme, target.port);
       if (e) return routeResult(e.route, e.route.upstream.basePath + target.path);
+      routed ||= e === false;
     }
     if (routed) return METHOD_DENIED;
-    return this.passthroughAllowed(target.host) ? PASSTHROUGH : NO_ROUTE;
+    return this.passthroughAllowed(target.host, target.port, target.scheme === 'https' ? 'tunnel' : 'http') ? PASSTHROUGH : NO_ROUTE;
   }
 
   /**
@@ -153,34 +199,40 @@ export class RouteTable {
   /**
    * Host-header form (opt-in, `egress.host_header_form`): an origin-form request whose
    * Host names a route's exact host. Returns null when the form is off or no route names
-   * that exact host (never passthrough: the agent's DNS points that host at us). The port
-   * is accepted for symmetry with the other forms and, as there, not matched.
+   * that exact host (never passthrough: the agent's DNS points that host at us). The
+   * port must be one the route accepts for http://, as in the other forms.
    */
-  routeForHostHeaderForm(method: string, host: string, _port: number, path: string): MatchResult | null {
+  routeForHostHeaderForm(method: string, host: string, port: number, path: string): MatchResult | null {
     if (!this.egress.hostHeaderForm) return null;
     const exact = this.exact.get(host);
     if (exact === undefined) return null;
-    const e = pick(exact, method, pathForMatching(path));
+    const e = pickForPort(exact, method, pathForMatching(path), 'http', port);
+    if (e === null) return NO_ROUTE;
     return e ? routeResult(e.route, e.route.upstream.basePath + path) : METHOD_DENIED;
   }
 
   /**
-   * May a request to `host` (which no route covers) go out without credentials? True
-   * when the host is listed in `egress.allow` or `egress.unmatched` is passthrough, and
+   * May a request to `host:port` (a host no route covers) go out without credentials?
+   * True when an `egress.allow` entry admits the host and port (without a port: 80 for
+   * plain HTTP, 443 for a byte tunnel), or `egress.unmatched` is passthrough (any port);
    * never for a host that any route covers: a routed host is matched, not tunnelled.
    */
-  isAllowedPassthrough(host: string): boolean {
-    return this.passthroughAllowed(host);
+  isAllowedPassthrough(host: string, port: number, kind: PassthroughKind): boolean {
+    return this.passthroughAllowed(host, port, kind);
   }
 
-  /** Routes whose host pattern covers `host`, most specific host first (for CONNECT decisions). */
-  routesForHost(host: string): readonly Route[] {
+  /**
+   * Routes whose host pattern covers `host`, most specific host first (for CONNECT
+   * decisions); with `port`, only those that accept `CONNECT host:port`.
+   */
+  routesForHost(host: string, port?: number): readonly Route[] {
     const exact = this.exactRoutes.get(host);
     let out: Route[] | undefined;
     for (const g of this.wildcards) {
       if (underWildcard(g.dotted, host)) (out ??= [...(exact ?? [])]).push(...g.routes);
     }
-    return out ?? exact ?? NO_ROUTES;
+    const all = out ?? exact ?? NO_ROUTES;
+    return port === undefined ? all : all.filter((r) => connectPortMatches(r.match.ports, port));
   }
 
   /** Does any route that covers `host` carry a credential? (Such hosts are intercepted, never tunnelled.) */
@@ -194,11 +246,11 @@ export class RouteTable {
     return false;
   }
 
-  private passthroughAllowed(host: string): boolean {
+  private passthroughAllowed(host: string, port: number, kind: PassthroughKind): boolean {
     if (this.coversHost(host)) return false;
-    if (this.egress.unmatched === 'passthrough') return true;
-    if (this.allowExact.has(host)) return true;
-    for (const w of this.allowWildcards) if (hostMatches(w, host)) return true;
-    return false;
+    for (const e of this.allowExact.get(host) ?? NO_ENTRIES) if (allowAdmits(e, port, kind)) return true;
+    for (const w of this.allowWildcards) if (hostMatches(w.host, host) && allowAdmits(w, port, kind)) return true;
+    // `unmatched: passthrough` is an explicit open egress: every port (the address gate still applies).
+    return this.egress.unmatched === 'passthrough';
   }
 }

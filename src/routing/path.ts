@@ -121,16 +121,18 @@ function forbiddenEscape(b: number): string | undefined {
 }
 
 /**
- * Validate a query ('' or starting with '?'), kept as received: printable ASCII only and
- * no '#' (a fragment never belongs on the wire). Unlike the path, a stray '%' is left
- * alone: the query plays no part in matching or in where the request goes, and clients
- * that send `?q=100%` are common enough that refusing them would only break agents.
+ * Validate a query ('' or starting with '?'), kept as received: printable ASCII only, no
+ * '#' (a fragment never belongs on the wire), and every '%' followed by two hex digits.
+ * A malformed escape is refused as in the path: layers that decode the query would read
+ * it differently (some stop decoding, some keep the '%'), and the tripwire search must
+ * see the same bytes the upstream will decode.
  */
 export function checkQuery(query: string): string | undefined {
   for (let i = 1; i < query.length; i++) {
     const c = query.charCodeAt(i);
     if (c === 0x23) return 'the request target contains a fragment (#)';
     if (c <= 0x20 || c >= 0x7f) return 'the query contains a space, control or non-ASCII character';
+    if (c === C.Percent && escapedByte(query, i) < 0) return 'the query contains a malformed percent-escape ("%" must be followed by two hex digits; send a literal "%" as %25)';
   }
   return undefined;
 }

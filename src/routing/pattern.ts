@@ -102,3 +102,33 @@ export function methodsOverlap(a: readonly string[], b: readonly string[]): bool
   if (a.length === 0 || b.length === 0) return true;
   return a.some((m) => b.includes(m));
 }
+
+/*
+ * Ports. A route without `match.port(s)` accepts the default port of the request's
+ * scheme only (80 for http://, 443 for https://); a CONNECT, whose inner scheme is not
+ * known yet, may name either (the request inside is matched again with its scheme).
+ * With `match.ports` the route accepts exactly the ports listed, for either scheme.
+ */
+
+/** The default port of a scheme (RFC 9110 §4.2). */
+export function schemeDefaultPort(scheme: 'http' | 'https'): number {
+  return scheme === 'https' ? 443 : 80;
+}
+
+/** Does a route with `ports` accept a request for `scheme://host:port`? */
+export function portMatches(ports: readonly number[], scheme: 'http' | 'https', port: number): boolean {
+  return ports.length === 0 ? port === schemeDefaultPort(scheme) : ports.includes(port);
+}
+
+/** Does a route with `ports` accept `CONNECT host:port` (HTTP or TLS inside)? */
+export function connectPortMatches(ports: readonly number[], port: number): boolean {
+  return ports.length === 0 ? port === 80 || port === 443 : ports.includes(port);
+}
+
+/** Can one request be accepted by both port lists? (An empty list is {http:80, https:443}.) */
+export function portsOverlap(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length === 0 && b.length === 0) return true;
+  if (a.length === 0) return b.includes(80) || b.includes(443);
+  if (b.length === 0) return a.includes(80) || a.includes(443);
+  return a.some((p) => b.includes(p));
+}

@@ -3,7 +3,7 @@
  * then used both to match a route and to describe what was asked for. The dial
  * itself always uses the matched route's upstream (I3), never these fields.
  */
-import type { Route } from '../config/types.js';
+import type { Route } from './route.js';
 
 /** Which adapter received the request; a log field and a metric dimension. */
 export type RequestForm = 'absolute' | 'prefix' | 'host-header' | 'tunnel-http' | 'intercept' | 'connect';

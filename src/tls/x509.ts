@@ -12,7 +12,7 @@
  */
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { addressBytes } from '../proxy/ip.js';
+import { addressBytes } from '../egress/ip.js';
 import * as der from './der.js';
 
 const OID = {

@@ -31,13 +31,14 @@ const SEEDS = [
   'http://[2001:db8::1]/p?q',
   'HTTP://API.Example.COM./p',
   'http://xn--pple-43d.com/',
+  'http://api.xn--bcher-kva.example/v1',
   'http://a_b.test/%41%7e',
 ];
 
 /** Pieces known to make URL parsers disagree, and bytes that must never pass. */
 const TOKENS = [
   '@', ':', '#', '?', '/', '\\', '%', '%2e', '%2E', '%2f', '%5c', '%00', '%40', '%3a', '%25', '%zz', '[', ']', '.', '..', '//', ';', '&', '=',
-  '\t', ' ', '\r', '\n', '\0', '\x7f', 'é', 'ａ', '\u017f', '\u212a', '\u200b', '\u3002', '\uff0e', '\u24d0', 'xn--', 'xn--zz', '0x', '0x7f', '0', '00', '017',
+  '\t', ' ', '\r', '\n', '\0', '\x7f', 'é', 'ａ', '\u017f', '\u212a', '\u200b', '\u3002', '\uff0e', '\u24d0', 'xn--', 'xn--zz', 'xn--abc-', 'xn--ls8h', 'xn--a-zhc', 'xn--4dbrk0ce', '0x', '0x7f', '0', '00', '017',
   '65536', '0', '::', '%25eth0', '%eth0', 'user:pass@', 'evil.test', '127.1', '2130706433', '::ffff:127.0.0.1', '%2e%2e', '.%2e', '%c0%ae', '%e0%80%ae',
   '~', '-', '_', 'A', '9', "'", '"', '<', '`', '{', '|', '^',
 ];

@@ -2,7 +2,7 @@
  * Test helper for gateway mode: a development vault that knows several agent identities
  * (the sidecar's own, `gateway`, plus one key per extra identity, each registered with
  * its public key), one or two echo upstreams and a sidecar whose routes.yaml is written
- * from the test's YAML. `${ECHO}`, `${ECHO2}` and `${KEY:<identity>}` (that identity's
+ * from the test's YAML. `${ECHO}` (`${ECHO_PORT}`: its port), `${ECHO2}` (`${ECHO2_PORT}`: its port) and `${KEY:<identity>}` (that identity's
  * key file) are substituted. Logs, error bodies, credentials and every proxy token the
  * test declares are recorded as evidence for the suite-wide no-leak check.
  */
@@ -35,6 +35,8 @@ export interface GatewayOptions {
   readonly tokens: readonly string[];
   /** Rate-limit clock. */
   readonly now?: () => number;
+  /** prom-client's default process metrics (off: tests start many sidecars). */
+  readonly defaultMetrics?: boolean;
 }
 
 export interface Gateway {
@@ -92,7 +94,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       `vault: { agent: gateway, tcp: "${addr.host}:${addr.port}", key_file: ${JSON.stringify(keys.gateway)}, timeout: 1s }`,
       yaml
         .replaceAll('${ECHO}', echo.origin)
+        .replaceAll('${ECHO_PORT}', String(echo.port))
         .replaceAll('${ECHO2}', echo2.origin)
+        .replaceAll('${ECHO2_PORT}', String(echo2.port))
         .replace(/\$\{KEY:([a-z0-9_-]+)\}/g, (_m, id: string) => JSON.stringify(keys[id] ?? `missing-${id}`)),
     ].join('\n');
   const configPath = join(dir, 'routes.yaml');
@@ -110,7 +114,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     config: parseConfig(text, configPath, {}),
     configPath,
     log,
-    defaultMetrics: false,
+    defaultMetrics: opts.defaultMetrics ?? false,
     env: {},
     ...(opts.now === undefined ? {} : { now: opts.now }),
   });

@@ -25,13 +25,15 @@ export const SECRETS = {
 export const PLACEHOLDER = 'sk-sanctum-placeholder';
 
 export interface StackOptions {
-  /** routes.yaml body below `version`/`vault` (routes:, egress:, ...). `${ECHO}` is the echo origin. */
+  /** routes.yaml body below `version`/`vault` (routes:, egress:, ...). `${ECHO}` is the echo origin, `${ECHO_PORT}` its port. */
   readonly routes: string;
   readonly credentials?: Record<string, string>;
   readonly socket?: boolean;
   readonly sessionTtlMs?: number;
   /** Extra top-level YAML (tls:, limits:, ...). */
   readonly extra?: string;
+  /** The admin listener's address (default 127.0.0.1:0). */
+  readonly admin?: string;
   /** Passed to the test vault (policies, rate limits). */
   readonly vaultOptions?: Partial<TestVaultOptions>;
 }
@@ -78,14 +80,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const text = [
     'version: 1',
     'listen: 127.0.0.1:0',
-    'admin: 127.0.0.1:0',
+    `admin: ${opts.admin ?? '127.0.0.1:0'}`,
     'vault:',
     `  agent: ${vault.agent}`,
     vaultYaml,
     `  key_file: ${JSON.stringify(vault.keyFile)}`,
     '  timeout: 1s',
     opts.extra ?? '',
-    opts.routes.replaceAll('${ECHO}', echo.origin),
+    opts.routes.replaceAll('${ECHO}', echo.origin).replaceAll('${ECHO_PORT}', String(echo.port)),
   ].join('\n');
   const configPath = join(vault.dir, 'routes.yaml');
   await writeFile(configPath, text);

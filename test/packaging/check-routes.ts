@@ -5,7 +5,7 @@
  *
  *   node --import tsx test/packaging/check-routes.ts a.yaml b.yaml
  */
-import { runCli } from '../../src/cli.js';
+import { runCli } from '../../src/cli/index.js';
 
 const files = process.argv.slice(2);
 const realStdout = process.stdout.write.bind(process.stdout);

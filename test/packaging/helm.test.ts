@@ -13,19 +13,16 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { CHART, FIXTURES, NAMESPACE, RELEASE, helm, helmBin, render, sidecarCheck, templateArgs, type CheckResult } from './helm.js';
+import { CHART, CI_DIR, FIXTURES, FULLNAME, NAMESPACE, RELEASE, ciCases, helm, helmBin, render, sidecarCheck, templateArgs, type CheckResult } from './helm.js';
 import { unknownFields, validateManifest, type Manifest } from './k8s.js';
 import { SANCTUM_CONTAINER, byKind, envOf, envValue, one, podPolicyViolations, pods, type Obj } from './policy.js';
 
-const CI_DIR = join(CHART, 'ci');
 const ciFiles = readdirSync(CI_DIR)
   .filter((f) => f.endsWith('-values.yaml'))
   .sort();
-const cases: Array<{ name: string; values: string[] }> = [
-  { name: 'default', values: [] },
-  ...ciFiles.map((f) => ({ name: f.replace(/-values\.yaml$/, ''), values: [join(CI_DIR, f)] })),
-];
-const FULLNAME = `${RELEASE}-sanctum-sidecar`;
+const cases = ciCases();
+/** Injector mode renders no routes ConfigMap: injected pods mount one from their own namespace (injector.test.ts). */
+const routed = (name: string): boolean => name !== 'injector';
 
 const rendered = new Map<string, Manifest[]>();
 let work: string;
@@ -36,7 +33,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'sanctum-helm-'));
   await Promise.all(cases.map(async (c) => rendered.set(c.name, await render({ values: c.values }))));
   // Load every rendered routes.yaml with the sidecar's own loader, in the background.
-  const files = cases.map((c) => {
+  const files = cases.filter((c) => routed(c.name)).map((c) => {
     const file = join(work, `${c.name}.routes.yaml`);
     writeFileSync(file, one(docsOf(c.name), 'ConfigMap', `${FULLNAME}-routes`).data['routes.yaml']);
     return file;
@@ -69,7 +66,7 @@ function routesYaml(docs: readonly Manifest[]): Obj {
 
 describe('chart: ci values files', () => {
   it('covers the modes the issue asks for', () => {
-    for (const mode of ['native', 'classic', 'tcp-vault', 'interception', 'gateway']) {
+    for (const mode of ['native', 'classic', 'tcp-vault', 'socket', 'hostpath', 'interception', 'gateway', 'job', 'cronjob', 'injector']) {
       assert.ok(ciFiles.includes(`${mode}-values.yaml`), `missing ci/${mode}-values.yaml`);
     }
   });
@@ -101,6 +98,7 @@ describe('chart: ci values files', () => {
       for (const p of ps) assert.deepEqual(podPolicyViolations(p), []);
     });
 
+    if (!routed(c.name)) continue;
     it(`${c.name}: the routes ConfigMap is mounted as a directory and its selectors match`, () => {
       const docs = docsOf(c.name);
       const cmName = `${FULLNAME}-routes`;
@@ -159,6 +157,7 @@ describe('chart: sidecar modes', () => {
     assert.ok(c);
     assert.equal(c.restartPolicy, undefined);
     assert.equal(c.lifecycle.preStop.sleep.seconds, 5);
+    assert.equal(envValue(c, 'SANCTUM_SIDECAR_DRAIN_DELAY'), undefined, 'the preStop sleep already keeps it serving');
     const shutdown = Number(/^(\d+)s$/.exec(envValue(c, 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT')!)![1]);
     assert.ok(5 + shutdown < spec.terminationGracePeriodSeconds);
   });
@@ -192,15 +191,17 @@ describe('chart: sidecar modes', () => {
     assert.notEqual(sc.securityContext.runAsUser, 0);
   });
 
-  it('socket vault (default): the socket directory is a read-only volume and routes.yaml names the socket', () => {
-    const docs = docsOf('default');
+  it('socket vault: the socket directory is a read-only volume from the named volume and routes.yaml names the socket', () => {
+    const docs = docsOf('socket');
     const spec = one(docs, 'Deployment', FULLNAME).spec.template.spec as Obj;
     const sc = sidecarOf(spec);
     assert.equal(envValue(sc, 'SANCTUM_SIDECAR_VAULT_SOCKET'), '/var/run/sanctum/vault.sock');
     assert.equal(envValue(sc, 'SANCTUM_SIDECAR_VAULT_TCP'), undefined);
     const mount = (sc.volumeMounts as Obj[]).find((m) => m.name === 'sanctum-vault')!;
     assert.deepEqual([mount.mountPath, mount.readOnly], ['/var/run/sanctum', true]);
-    assert.ok((spec.volumes as Obj[]).some((v) => v.name === 'sanctum-vault'));
+    const vol = (spec.volumes as Obj[]).find((v) => v.name === 'sanctum-vault');
+    assert.deepEqual(vol, { name: 'sanctum-vault', csi: { driver: 'socket.sanctumai.io', readOnly: true } });
+    assert.equal(one(docs, 'Deployment', FULLNAME).spec.template.metadata.annotations, undefined, 'no Pod Security exception declared');
     const routes = routesYaml(docs);
     assert.deepEqual(routes.vault, {
       agent: 'my-agent',
@@ -208,6 +209,9 @@ describe('chart: sidecar modes', () => {
       key_file: '/var/run/secrets/sanctum-sidecar/keys/agent.key',
     });
     assert.equal(routes.listen, '127.0.0.1:8080');
+    // The admin listener is on 0.0.0.0 for probes and Prometheus, so its route-table detail is off.
+    assert.equal(routes.admin, '0.0.0.0:9090');
+    assert.equal(routes.admin_detail, false);
   });
 
   it('tcp vault: address and passphrase wired, no socket volume', () => {
@@ -238,14 +242,19 @@ describe('chart: sidecar modes', () => {
     const vols = new Map<string, Obj>((spec.volumes as Obj[]).map((v) => [v.name as string, v]));
     assert.equal(vols.get('sanctum-ca')?.secret.secretName, 'sanctum-sidecar-ca');
     assert.equal(vols.get('sanctum-ca')?.secret.items, undefined, 'the sidecar needs ca.key too');
-    assert.deepEqual(vols.get('sanctum-ca-public')?.secret.items, [{ key: 'ca.crt', path: 'ca.crt' }]);
+    assert.deepEqual(vols.get('sanctum-ca-public')?.secret.items, [
+      { key: 'ca.crt', path: 'ca.crt' },
+      { key: 'ca-bundle.crt', path: 'ca-bundle.crt' },
+    ], 'the certificate and the bundle (public roots + CA), never ca.key');
     const agent = (spec.containers as Obj[]).find((c) => c.name === 'agent')!;
     assert.deepEqual(
       (agent.volumeMounts as Obj[]).map((m) => m.name).sort(),
       ['agent-tmp', 'sanctum-ca-public'],
     );
-    for (const v of ['NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE']) {
-      assert.equal(envValue(agent, v), '/etc/sanctum-sidecar-ca/ca.crt', v);
+    assert.equal(envValue(agent, 'NODE_EXTRA_CA_CERTS'), '/etc/sanctum-sidecar-ca/ca.crt');
+    // Variables that replace the agent's trust store name the bundle, so public hosts still verify.
+    for (const v of ['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE']) {
+      assert.equal(envValue(agent, v), '/etc/sanctum-sidecar-ca/ca-bundle.crt', v);
     }
     assert.equal(routesYaml(docs).tls.ca_dir, '/etc/sanctum-sidecar/ca');
   });
@@ -362,7 +371,18 @@ describe('chart: broken values fail', () => {
     { name: 'gateway mode without per-agent tokens', set: ['mode=gateway'], error: /needs per-agent authentication/ },
     { name: 'gateway credentials for an agent that does not exist', set: ['agent.gatewayAuth.username=beta'], values: 'gateway', error: /"beta" is not an agent of routes\.config\.agents \(alpha\)/ },
     { name: 'gateway credentials without a user name', set: ['agent.gatewayAuth.username='], values: 'gateway', error: /username must name the agent/ },
-    { name: 'a TCP vault without an address', set: ['vault.transport=tcp'], error: /needs vault\.tcp\.address/ },
+    { name: 'a TCP vault without an address', set: ['vault.tcp.address='], error: /needs vault\.tcp\.address/ },
+    { name: 'a socket vault without a volume', set: ['vault.transport=socket'], error: /needs vault\.socket\.volume/ },
+    {
+      name: 'a hostPath socket volume without the opt-in',
+      set: ['vault.transport=socket', 'vault.socket.volume.hostPath.path=/var/run/sanctum'],
+      error: /hostPath, which the baseline and restricted Pod Security Standards refuse.*allowHostPath=true/,
+    },
+    { name: 'a Job with a classic sidecar (it would never complete)', set: ['agent.kind=Job', 'sidecar.mode=classic'], error: /agent\.kind=Job needs sidecar\.mode=native.*never complete.*mode=gateway/ },
+    { name: 'a CronJob with a classic sidecar', set: ['agent.kind=CronJob', 'sidecar.mode=classic'], error: /agent\.kind=CronJob needs sidecar\.mode=native/ },
+    { name: 'an unknown agent kind', set: ['agent.kind=StatefulSet'], error: /agent\/kind/ },
+    { name: 'an extra mount of a volume the pod lacks', values: 'gateway', set: ['sidecar.extraVolumeMounts[0].name=nope'], error: /extraVolumeMounts: no volume "nope" in the gateway pod/ },
+    { name: 'an extra volume with a chart volume name', set: ['sidecar.extraVolumes[0].name=sanctum-key', 'sidecar.extraVolumes[0].emptyDir.medium=Memory'], error: /extraVolumes: the name "sanctum-key" is already used/ },
     { name: 'interception without a CA Secret', set: ['interception.enabled=true'], error: /needs interception\.caSecret/ },
     { name: 'a grace period shorter than the drain', set: ['terminationGracePeriodSeconds=10'], error: /must exceed/ },
     { name: 'native sidecars on Kubernetes 1.28', set: [], kubeVersion: '1.28.3', error: /native needs Kubernetes >= 1\.29.*sidecar\.mode=classic/ },
@@ -376,10 +396,11 @@ describe('chart: broken values fail', () => {
     });
   }
 
-  it('classic mode still renders for Kubernetes 1.28, without the preStop sleep it lacks', async () => {
+  it('classic mode still renders for Kubernetes 1.28, with its own drain delay instead of the preStop sleep it lacks', async () => {
     const docs = await render({ set: ['sidecar.mode=classic'], kubeVersion: '1.28.3' });
     const c = sidecarOf(one(docs, 'Deployment', FULLNAME).spec.template.spec);
     assert.equal(c.lifecycle, undefined);
+    assert.equal(envValue(c, 'SANCTUM_SIDECAR_DRAIN_DELAY'), '5s');
     for (const p of pods(docs)) assert.deepEqual(podPolicyViolations(p), []);
   });
 });

@@ -1,5 +1,6 @@
 /** Helpers for the chart tests: run the real helm binary and parse what it renders. */
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -9,7 +10,9 @@ import type { Manifest } from './k8s.js';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHART = join(ROOT, 'helm', 'sanctum-sidecar');
 export const FIXTURES = join(ROOT, 'test', 'packaging', 'fixtures');
+export const CI_DIR = join(CHART, 'ci');
 export const RELEASE = 't';
+export const FULLNAME = `${RELEASE}-sanctum-sidecar`;
 export const NAMESPACE = 'agents';
 
 let helmPath: string | undefined;
@@ -65,6 +68,14 @@ export function templateArgs(opts: RenderOptions = {}): string[] {
   for (const s of opts.set ?? []) args.push('--set', s);
   if (opts.kubeVersion) args.push('--kube-version', opts.kubeVersion);
   return args;
+}
+
+/** The defaults and every ci/*-values.yaml, the chart-testing convention: each is rendered and checked. */
+export function ciCases(): Array<{ name: string; values: string[] }> {
+  const files = readdirSync(CI_DIR)
+    .filter((f) => f.endsWith('-values.yaml'))
+    .sort();
+  return [{ name: 'default', values: [] }, ...files.map((f) => ({ name: f.replace(/-values\.yaml$/, ''), values: [join(CI_DIR, f)] }))];
 }
 
 /** `helm template`; throws with helm's message when it fails. */

@@ -4,11 +4,13 @@
  *    Kubernetes OpenAPI) and @kubernetes-models/prometheus-operator for PodMonitor;
  *  - an unknown-field check, because those validators allow additional properties
  *    (a typo such as `restartPolicyy` would pass them). The field lists come from the
- *    same packages' .d.ts files, so they follow the same Kubernetes version.
+ *    same packages' .d.ts files, so they follow the same Kubernetes version;
+ *  - cert-manager.io objects, which no models package covers, through cert-manager.ts.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { certManagerUnknownFields, isCertManager, validateCertManager } from './cert-manager.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,6 +34,7 @@ interface ModelClass {
 
 /** Validates one manifest against its Kubernetes schema; resolves to a list of problems (empty = valid). */
 export async function validateManifest(doc: Manifest): Promise<string[]> {
+  if (isCertManager(doc.apiVersion)) return validateCertManager(doc);
   const spec = modelModule(doc.apiVersion, doc.kind);
   let mod: Record<string, unknown>;
   try {
@@ -135,6 +138,7 @@ function rootDts(apiVersion: string, kind: string): string | undefined {
  * resources) and under types the declarations leave open are not checked.
  */
 export function unknownFields(doc: Manifest): string[] {
+  if (isCertManager(doc.apiVersion)) return certManagerUnknownFields(doc);
   const file = rootDts(doc.apiVersion, doc.kind);
   if (!file) return [`no declarations for ${doc.apiVersion} ${doc.kind}`];
   const out: string[] = [];

@@ -64,16 +64,20 @@ describe('node flags: one source of truth', () => {
     assert.match(dockerfile, new RegExp(`^ARG BUILD_IMAGE=node:${SHIPPED_NODE_MAJOR}-`, 'm'));
   });
 
-  it('the node to measure on: --node, else $SANCTUM_NODE, else this node; another major is warned about', () => {
-    assert.equal(resolveNode(undefined, {}).path, process.execPath);
-    assert.equal(resolveNode(undefined, { SANCTUM_NODE: process.execPath }).source, '$SANCTUM_NODE');
-    assert.equal(resolveNode(process.execPath, { SANCTUM_NODE: '/nonexistent/node' }).source, '--node');
-    assert.throws(() => resolveNode(undefined, { SANCTUM_NODE: '/nonexistent/node' }), /not found/);
-    const r = resolveNode(undefined, {});
+  it('the node to measure on: --node, else $SANCTUM_NODE, else the pinned Node 24, else this node with a warning', () => {
+    const none = (): string => {
+      throw new Error('offline');
+    };
+    assert.equal(resolveNode(undefined, {}, { pinned: () => process.execPath }).source.startsWith('the pinned Node'), true);
+    assert.equal(resolveNode(undefined, { SANCTUM_NODE: process.execPath }, { pinned: none }).source, '$SANCTUM_NODE');
+    assert.equal(resolveNode(process.execPath, { SANCTUM_NODE: '/nonexistent/node' }, { pinned: none }).source, '--node');
+    assert.throws(() => resolveNode(undefined, { SANCTUM_NODE: '/nonexistent/node' }, { pinned: none }), /not found/);
+    const r = resolveNode(undefined, {}, { pinned: none });
+    assert.equal(r.path, process.execPath);
     assert.equal(r.version, process.version);
     const major = Number(process.versions.node.split('.')[0]);
     if (major === SHIPPED_NODE_MAJOR) assert.equal(r.warning, undefined);
-    else assert.match(r.warning ?? '', new RegExp(`image ships Node ${SHIPPED_NODE_MAJOR}`));
+    else assert.match(r.warning ?? '', new RegExp(`could not be had: offline.*image ships Node ${SHIPPED_NODE_MAJOR}`));
   });
 
   it('the Dockerfile ENV sets the shipped environment', () => {

@@ -12,17 +12,22 @@ export const SANCTUM_VOLUMES = ['sanctum-routes', 'sanctum-key', 'sanctum-vault'
 
 export interface PodInfo {
   readonly workload: Manifest;
+  /** The pod's (template's) metadata. */
+  readonly meta: Obj;
   readonly spec: Obj;
   readonly containers: Obj[];
   readonly initContainers: Obj[];
 }
 
+/** Every pod a manifest list would create: Pods, and the pod templates of workloads (CronJob: its Job's). */
 export function pods(docs: readonly Manifest[]): PodInfo[] {
   return docs
-    .filter((d) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'Pod'].includes(d.kind))
+    .filter((d) => ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod'].includes(d.kind))
     .map((d) => {
-      const spec = (d.kind === 'Pod' ? (d as Obj).spec : (d as Obj).spec.template.spec) as Obj;
-      return { workload: d, spec, containers: spec.containers ?? [], initContainers: spec.initContainers ?? [] };
+      const o = d as Obj;
+      const template = (d.kind === 'Pod' ? o : d.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.spec.template) as Obj;
+      const spec = template.spec as Obj;
+      return { workload: d, meta: (template.metadata ?? {}) as Obj, spec, containers: spec.containers ?? [], initContainers: spec.initContainers ?? [] };
     });
 }
 

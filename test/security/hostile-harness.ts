@@ -13,11 +13,14 @@
  *
  * Routes: openai (host + /openai prefix, bearer), anthropic (host + /anthropic prefix,
  * x-api-key), github (host, bearer, cached) each on their own capture upstream; the
- * sentinel upstream is reachable only as an allow-listed passthrough host (127.0.0.1)
- * and must never see a credential. Host-header form is on, so all three adapters
- * (absolute, prefix, host-header) are exposed.
+ * sentinel upstream is reachable only as an allow-listed passthrough host (127.0.0.1 on
+ * its port) and must never see a credential. The sidecar's own proxy and admin ports and
+ * the vault's are allow-listed on 127.0.0.1 too (egress.allow entries name their port),
+ * so that cases aimed at them are refused by the address gate itself, not by the list.
+ * Host-header form is on, so all three adapters (absolute, prefix, host-header) are exposed.
  */
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { test, before, after } from 'node:test';
 import { SECRETS } from '../helpers/stack.js';
 import { ledger, misroutedSecrets, touchedSince, type CaptureUpstream, type CapturedRequest } from '../helpers/capture-upstream.js';
@@ -141,6 +144,10 @@ export function registerHostileSuite(cases: readonly HostileCase[], opts: { extr
       ...(opts.extra !== undefined ? { extra: opts.extra } : {}),
     });
     env = { proxyPort: rig.proxyPort, adminPort: rig.adminPort, vaultPort: rig.vault!.port, sentinelPort: rig.ups.sentinel!.port, ups: rig.ups };
+    // The listeners' ports are known only now: allow-list them (reload) so the gate is what refuses them.
+    const ports = [env.sentinelPort, env.adminPort, env.proxyPort, env.vaultPort].map((p) => `"127.0.0.1:${p}"`).join(', ');
+    await writeFile(rig.configPath, (await readFile(rig.configPath, 'utf8')).replace('allow: ["127.0.0.1"]', `allow: [${ports}]`));
+    await rig.sidecar.reload();
   });
   after(async () => {
     // Whole-run checks: nothing misrouted, nothing secret in any log line.

@@ -12,8 +12,8 @@
  * The sidecar runs as it ships (shipped-sidecar.ts): the built dist/ (rebuilt when older
  * than src/), the node flags and environment of the binary and the image, the
  * NODE_OPTIONS the Helm chart sets for its default memory limit, on the node given by
- * --node or $SANCTUM_NODE (the image ships Node 24; any other node is warned about
- * loudly). The first line says what runs.
+ * --node or $SANCTUM_NODE, else the pinned Node 24 the image ships (any other node is
+ * warned about loudly). The first line says what runs.
  *
  * Every minute it prints the sidecar's RSS (anonymous and file-backed), heap, handles
  * and open connections. At the end it judges the memory targets: idle after start
@@ -26,10 +26,10 @@
  *
  * Options: --minutes N (fractions allowed), --warmup MINUTES (default 1, or a third of
  * a shorter run), --concurrency N (default 8), --blip-every SECONDS (default 60),
- * --node PATH (default $SANCTUM_NODE, else this node), --node-options STR (NODE_OPTIONS
- * for the sidecar; default: the chart's, from its default memory limit; '' for none),
- * --node-flags 'F ...' (extra
- * node flags after the shipped ones: experiments only, not what ships).
+ * --node PATH (default $SANCTUM_NODE, else the pinned Node 24 of scripts/node24.mjs),
+ * --node-options STR (NODE_OPTIONS for the sidecar; default: the chart's, from its default
+ * memory limit; '' for none), --node-flags 'F ...' (extra node flags after the shipped
+ * ones: experiments only, not what ships).
  */
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -159,7 +159,7 @@ vault:
 egress:
   unmatched: deny
   block_private_addresses: false
-  allow: ["127.0.0.1"]
+  allow: ["127.0.0.1:${ups.sentinel!.port}"]
 routes:
   - name: openai
     match: { host: api.openai.com, path: /v1/* }

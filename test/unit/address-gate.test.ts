@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkDestination, classifyAddress, GateRefusal, isBlockedAddress, isOwnEndpoint, type GateOptions } from '../../src/proxy/address-gate.js';
+import { checkDestination, classifyAddress, GateRefusal, isBlockedAddress, isOwnEndpoint, type GateOptions } from '../../src/egress/address-gate.js';
 import { SidecarError } from '../../src/errors.js';
 
 const REFUSED: Array<[string, string]> = [

@@ -76,6 +76,7 @@ describe('lean imports: what a running sidecar loads', () => {
     const undici = createRequire(import.meta.url)('undici') as typeof import('undici');
     assert.equal(core.Agent, undici.Agent);
     assert.equal(core.Pool, undici.Pool);
+    assert.equal(core.Client, undici.Client);
     assert.equal(core.buildConnector, undici.buildConnector);
   });
 
@@ -92,13 +93,13 @@ describe('lean imports: what a running sidecar loads', () => {
     walk(join(SRC, 'main.ts'));
     const loaded = [...seen].map((f) => relative(SRC, f));
     assert.ok(loaded.includes('app.ts') && loaded.includes('proxy/forward.ts'), `graph walk found too little: ${loaded.join(', ')}`);
-    const unwanted = loaded.filter((f) => /^(devvault\/|dev\/|ca-cli\.ts$|vault\/keygen-cli\.ts$|env-cli\.ts$)/.test(f));
+    const unwanted = loaded.filter((f) => /^(devvault\/|dev\/|injector\/)/.test(f));
     assert.deepEqual(unwanted, [], 'import these where the command runs (dynamic import), not at start-up');
   });
 
   it("loading the sidecar's modules does not load Node's bundled undici", () => {
     const probe = [
-      `await import(${JSON.stringify(join(SRC, 'cli.ts'))});`,
+      `await import(${JSON.stringify(join(SRC, 'cli', 'index.ts'))});`,
       `await import(${JSON.stringify(join(SRC, 'app.ts'))});`,
       `process.stdout.write(process.moduleLoadList.filter((m) => m.includes('internal/deps/undici')).join(','));`,
     ].join('\n');

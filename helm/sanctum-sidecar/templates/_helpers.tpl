@@ -100,9 +100,9 @@ workload template so `helm template`/`install` fails before anything reaches the
 */}}
 {{- define "sanctum-sidecar.validate" -}}
 {{- $v := .Values -}}
-{{- if eq $v.mode "sidecar" }}
+{{- if or (eq $v.mode "sidecar") (eq $v.mode "injector") }}
   {{- if not (has $v.sidecar.listen.address (list "127.0.0.1" "::1" "localhost")) }}
-    {{- fail (printf "sidecar.listen.address=%q: in sidecar mode the proxy must listen on loopback (127.0.0.1 or ::1) so only its own agent can use it (SECURITY I12); use mode=gateway for a shared proxy" $v.sidecar.listen.address) }}
+    {{- fail (printf "sidecar.listen.address=%q: in %s mode the proxy must listen on loopback (127.0.0.1 or ::1) so only its own agent can use it (SECURITY I12); use mode=gateway for a shared proxy" $v.sidecar.listen.address $v.mode) }}
   {{- end }}
   {{- if and (eq $v.sidecar.mode "native") (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) }}
     {{- fail (printf "sidecar.mode=native needs Kubernetes >= 1.29 (native sidecar containers); this cluster is %s: set sidecar.mode=classic" .Capabilities.KubeVersion.Version) }}
@@ -128,8 +128,19 @@ workload template so `helm template`/`install` fails before anything reaches the
     {{- fail "gateway.pdb: set either minAvailable or maxUnavailable, not both" }}
   {{- end }}
 {{- end }}
+{{- if and (ne $v.mode "injector") (not $v.vault.agent) }}
+  {{- fail "vault.agent must name the agent identity registered in the vault (it is written into routes.yaml)" }}
+{{- end }}
 {{- if and (eq $v.vault.transport "tcp") (not $v.vault.tcp.address) }}
   {{- fail "vault.transport=tcp needs vault.tcp.address (host:port)" }}
+{{- end }}
+{{- if eq $v.vault.transport "socket" }}
+  {{- if not $v.vault.socket.volume }}
+    {{- fail "vault.transport=socket needs vault.socket.volume: the volume that holds the vault's socket (e.g. csi, emptyDir shared with a vault container, persistentVolumeClaim)" }}
+  {{- end }}
+  {{- if and (hasKey $v.vault.socket.volume "hostPath") (not $v.vault.socket.allowHostPath) }}
+    {{- fail "vault.socket.volume is a hostPath, which the baseline and restricted Pod Security Standards refuse (the pods would be rejected in hardened namespaces). Use a csi, emptyDir or persistentVolumeClaim volume, or vault.transport=tcp; set vault.socket.allowHostPath=true only for namespaces without Pod Security admission" }}
+  {{- end }}
 {{- end }}
 {{- if and $v.interception.enabled (not $v.interception.caSecret) }}
   {{- fail "interception.enabled needs interception.caSecret (a Secret with ca.crt and ca.key from `sanctum-sidecar ca init`)" }}
@@ -141,10 +152,42 @@ workload template so `helm template`/`install` fails before anything reaches the
 {{- if eq $v.sidecar.listen.port $v.sidecar.admin.port }}
   {{- fail "sidecar.listen.port and sidecar.admin.port must differ" }}
 {{- end }}
+{{- if eq $v.mode "injector" }}
+  {{- if and (eq $v.injector.tls.source "secret") (or (not $v.injector.tls.existingSecret) (not $v.injector.tls.caBundle)) }}
+    {{- fail "injector.tls.source=secret needs injector.tls.existingSecret (a kubernetes.io/tls Secret for <fullname>-injector.<namespace>.svc) and injector.tls.caBundle (base64 of its CA certificate)" }}
+  {{- end }}
+  {{- if and (eq $v.injector.failurePolicy "Fail") (lt (int $v.injector.replicas) 2) }}
+    {{- fail "injector.failurePolicy=Fail with a single injector replica blocks pod creation in the selected namespaces during every injector restart: set injector.replicas >= 2, or failurePolicy=Ignore" }}
+  {{- end }}
+{{- end }}
+{{- if and (eq $v.mode "sidecar") (has $v.agent.kind (list "Job" "CronJob")) (eq $v.sidecar.mode "classic") $v.agent.enabled }}
+  {{- fail (printf "agent.kind=%s needs sidecar.mode=native (Kubernetes >= 1.29): a classic sidecar is a regular container that never exits, so the Job would never complete. On older clusters use mode=gateway (the agent's Job then has no sidecar)" $v.agent.kind) }}
+{{- end }}
+{{- /* sidecar.extraVolumeMounts must name a volume of the pod that runs the sidecar. */}}
+{{- $chartVolumes := list "sanctum-routes" "sanctum-key" "sanctum-tmp" }}
+{{- if eq $v.vault.transport "socket" }}{{ $chartVolumes = append $chartVolumes "sanctum-vault" }}{{ end }}
+{{- if $v.interception.enabled }}{{ $chartVolumes = concat $chartVolumes (list "sanctum-ca" "sanctum-ca-public") }}{{ end }}
+{{- $podVolumes := list }}
+{{- if eq $v.mode "sidecar" }}
+  {{- $podVolumes = list "agent-tmp" }}
+  {{- range $v.agent.volumes }}{{ $podVolumes = append $podVolumes .name }}{{ end }}
+{{- end }}
+{{- $extraVolumes := list }}
+{{- range $v.sidecar.extraVolumes }}
+  {{- if or (has .name $chartVolumes) (has .name $podVolumes) (has .name $extraVolumes) (hasPrefix "sanctum-" .name) }}
+    {{- fail (printf "sidecar.extraVolumes: the name %q is already used in the pod (names starting with sanctum- are reserved for the chart)" .name) }}
+  {{- end }}
+  {{- $extraVolumes = append $extraVolumes .name }}
+{{- end }}
+{{- range $v.sidecar.extraVolumeMounts }}
+  {{- if not (or (has .name $chartVolumes) (has .name $podVolumes) (has .name $extraVolumes)) }}
+    {{- fail (printf "sidecar.extraVolumeMounts: no volume %q in the %s pod; define it in sidecar.extraVolumes" .name (get (dict "gateway" "gateway" "injector" "injected" "sidecar" "agent") $v.mode)) }}
+  {{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
-The routes.yaml document: routes.config with listen, admin and vault filled in from the values
+The routes.yaml document: routes.config with listen, admin (and admin_detail) and vault filled in from the values
 (these follow the chart's ports and mounts, so the chart's keys win over routes.config's).
 */}}
 {{- define "sanctum-sidecar.routesDocument" -}}
@@ -164,6 +207,7 @@ The routes.yaml document: routes.config with listen, admin and vault filled in f
 {{- $listenHost := ternary $v.gateway.listenAddress $v.sidecar.listen.address (eq $v.mode "gateway") -}}
 {{- $_ := set $cfg "listen" (include "sanctum-sidecar.hostPort" (dict "host" $listenHost "port" $v.sidecar.listen.port)) -}}
 {{- $_ := set $cfg "admin" (include "sanctum-sidecar.hostPort" (dict "host" $v.sidecar.admin.address "port" $v.sidecar.admin.port)) -}}
+{{- $_ := set $cfg "admin_detail" (default false $v.sidecar.admin.detail) -}}
 {{- if $v.interception.enabled -}}
 {{- $_ := set $cfg "tls" (merge (dict "ca_dir" $v.interception.mountPath) (default (dict) $cfg.tls)) -}}
 {{- end -}}

@@ -116,6 +116,12 @@ checks both agree), nothing without a limit; any other string is used as is.
 {{- end -}}
 {{- $listenHost := ternary $v.gateway.listenAddress $v.sidecar.listen.address (eq $role "gateway") -}}
 {{- $resources := ternary $v.gateway.resources $v.sidecar.resources (eq $role "gateway") -}}
+{{- /* Classic and gateway containers get SIGTERM while the pod is still in Service endpoints and
+the agent may still send: keep serving for preStopSleepSeconds, with a preStop sleep where the
+cluster has that action (>= 1.30), else with the sidecar's own drain delay. Native sidecars are
+stopped after the agent has exited and need neither. */ -}}
+{{- $stopDelay := ternary 0 (int $v.sidecar.preStopSleepSeconds) $native -}}
+{{- $preStopSleep := and (gt $stopDelay 0) (semverCompare ">=1.30.0-0" $ctx.Capabilities.KubeVersion.Version) -}}
 - name: {{ $v.sidecar.name }}
   image: {{ include "sanctum-sidecar.imageRef" (dict "image" $v.image "defaultTag" $defaultTag) | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
@@ -139,8 +145,15 @@ checks both agree), nothing without a limit; any other string is used as is.
       value: {{ $v.sidecar.logLevel | quote }}
     - name: SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT
       value: {{ include "sanctum-sidecar.seconds" $v.sidecar.shutdownTimeoutSeconds | quote }}
+    {{- if and (gt $stopDelay 0) (not $preStopSleep) }}
+    # No preStop sleep action before Kubernetes 1.30: the sidecar keeps serving this long itself.
+    - name: SANCTUM_SIDECAR_DRAIN_DELAY
+      value: {{ include "sanctum-sidecar.seconds" $stopDelay | quote }}
+    {{- end }}
+    {{- with $v.vault.agent }}
     - name: SANCTUM_SIDECAR_VAULT_AGENT
-      value: {{ $v.vault.agent | quote }}
+      value: {{ . | quote }}
+    {{- end }}
     {{- if eq $v.vault.transport "socket" }}
     - name: SANCTUM_SIDECAR_VAULT_SOCKET
       value: {{ $v.vault.socket.path | quote }}
@@ -191,12 +204,12 @@ checks both agree), nothing without a limit; any other string is used as is.
   readinessProbe:
     {{- include "sanctum-sidecar.probe" (dict "path" "/readyz" "probe" $v.sidecar.readinessProbe) | nindent 4 }}
   {{- end }}
-  {{- if and (not $native) (gt (int $v.sidecar.preStopSleepSeconds) 0) (semverCompare ">=1.30.0-0" $ctx.Capabilities.KubeVersion.Version) }}
+  {{- if $preStopSleep }}
   lifecycle:
     # Keep serving while endpoints and the agent wind down; no shell needed (distroless).
     preStop:
       sleep:
-        seconds: {{ int $v.sidecar.preStopSleepSeconds }}
+        seconds: {{ $stopDelay }}
   {{- end }}
   resources:
     {{- toYaml $resources | nindent 4 }}
@@ -263,6 +276,9 @@ Volumes (list items). role "sidecar" (default): everything the sidecar and its a
   emptyDir:
     medium: Memory
     sizeLimit: {{ $v.sidecar.tmpSizeLimit }}
+{{- with $v.sidecar.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 {{- if and $v.interception.enabled (ne $role "gateway") }}
 # The agent trusts the interception CA: it gets the certificate, never the key.
@@ -273,6 +289,22 @@ Volumes (list items). role "sidecar" (default): everything the sidecar and its a
     items:
       - key: {{ $v.interception.certFileName }}
         path: {{ $v.interception.certFileName }}
+      {{- if and $v.interception.bundleFileName (ne $v.interception.bundleFileName $v.interception.certFileName) }}
+      - key: {{ $v.interception.bundleFileName }}
+        path: {{ $v.interception.bundleFileName }}
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Annotations for the pod that runs the sidecar (map entries; may be empty): the declared Pod
+Security exception when the vault socket comes from a hostPath (vault.socket.allowHostPath), so
+the pod itself says why the baseline and restricted profiles would refuse it.
+*/}}
+{{- define "sanctum-sidecar.sidecarPodAnnotations" -}}
+{{- $v := default .ctx.Values .values -}}
+{{- if and (eq $v.vault.transport "socket") (hasKey $v.vault.socket.volume "hostPath") }}
+sidecar.sanctumai.io/pod-security-exception: "hostPath volume sanctum-vault: vault.socket.allowHostPath=true; the baseline and restricted Pod Security Standards refuse hostPath volumes"
 {{- end }}
 {{- end }}
 
@@ -288,48 +320,140 @@ Volumes (list items). role "sidecar" (default): everything the sidecar and its a
 {{- end }}
 
 {{/*
-Agent environment (list items): the proxy variables in both cases (curl reads only the lowercase
-http_proxy; most other clients read either) and the CA variables when interception is on.
-role "sidecar" (default): the proxy is the pod's loopback; "gateway": the gateway Service.
+Agent environment (list items), the variables `sanctum-sidecar env` prints (src/agent-env.ts; a
+test renders both and compares them): the proxy variables in both cases (curl reads only the
+lowercase http_proxy), NODE_USE_ENV_PROXY=1 (Node's own fetch ignores the proxy variables
+without it), NO_PROXY; with interception, the CA for Node (NODE_EXTRA_CA_CERTS, added to its
+roots) and the CA bundle for every variable that replaces a trust store; with agent.routeEnv, a
+base URL per prefix route and a placeholder key per credential route (the agent's own in gateway
+mode). role "sidecar" (default): the proxy is the pod's loopback; "gateway": the gateway Service,
+with the agent's name and $(SANCTUM_SIDECAR_PROXY_TOKEN) in the URLs.
 */}}
 {{- define "sanctum-sidecar.agentEnv" -}}
 {{- $ctx := .ctx -}}
 {{- $v := default $ctx.Values .values -}}
 {{- $role := default "sidecar" .role -}}
 {{- $names := include "sanctum-sidecar.scope" . | fromYaml -}}
-{{- if $v.agent.proxyEnv }}
-{{- $proxy := "" }}
+{{- $base := "" }}
+{{- $auth := "" }}
+{{- $tokenPath := "" }}
+{{- $noProxy := list "localhost" "127.0.0.1" "::1" }}
 {{- if eq $role "gateway" }}
+{{- $base = printf "http://%s:%d" $names.gatewayHost (int $v.gateway.service.port) }}
+{{- $noProxy = append $noProxy $names.gatewayHost }}
 {{- if $v.agent.gatewayAuth.existingSecret }}
+{{- $auth = printf "%s:$(SANCTUM_SIDECAR_PROXY_TOKEN)@" $v.agent.gatewayAuth.username }}
+{{- $tokenPath = "/_agent/$(SANCTUM_SIDECAR_PROXY_TOKEN)" }}
+{{- end }}
+{{- else }}
+{{- $host := $v.sidecar.listen.address }}
+{{- if eq $host "localhost" }}{{ $host = "127.0.0.1" }}{{ end }}
+{{- $base = printf "http://%s" (include "sanctum-sidecar.hostPort" (dict "host" $host "port" $v.sidecar.listen.port)) }}
+{{- end }}
+{{- $noProxy = concat $noProxy $v.agent.noProxy | uniq }}
+{{- if and $auth $v.agent.proxyEnv }}
 - name: SANCTUM_SIDECAR_PROXY_TOKEN
   valueFrom:
     secretKeyRef:
       name: {{ $v.agent.gatewayAuth.existingSecret }}
       key: {{ $v.agent.gatewayAuth.secretKey }}
-{{- $proxy = printf "http://%s:$(SANCTUM_SIDECAR_PROXY_TOKEN)@%s:%d" $v.agent.gatewayAuth.username $names.gatewayHost (int $v.gateway.service.port) }}
-{{- else }}
-{{- $proxy = printf "http://%s:%d" $names.gatewayHost (int $v.gateway.service.port) }}
 {{- end }}
-{{- else }}
-{{- $host := $v.sidecar.listen.address }}
-{{- if eq $host "localhost" }}{{ $host = "127.0.0.1" }}{{ end }}
-{{- $proxy = printf "http://%s" (include "sanctum-sidecar.hostPort" (dict "host" $host "port" $v.sidecar.listen.port)) }}
-{{- end }}
-{{- $noProxy := join "," (concat (list "localhost" "127.0.0.1" "::1") $v.agent.noProxy) }}
+{{- if $v.agent.proxyEnv }}
+{{- $proxy := replace "http://" (printf "http://%s" $auth) $base }}
 {{- range $name := list "HTTP_PROXY" "http_proxy" "HTTPS_PROXY" "https_proxy" }}
 - name: {{ $name }}
   value: {{ $proxy | quote }}
 {{- end }}
+- name: NODE_USE_ENV_PROXY
+  value: "1"
 {{- range $name := list "NO_PROXY" "no_proxy" }}
 - name: {{ $name }}
-  value: {{ $noProxy | quote }}
+  value: {{ join "," $noProxy | quote }}
 {{- end }}
 {{- end }}
 {{- if $v.interception.enabled }}
 {{- $caFile := printf "%s/%s" $v.interception.agentMountPath $v.interception.certFileName }}
+{{- $bundle := printf "%s/%s" $v.interception.agentMountPath (default $v.interception.certFileName $v.interception.bundleFileName) }}
 {{- range $v.interception.agentCaEnv }}
 - name: {{ . }}
   value: {{ $caFile | quote }}
+{{- end }}
+{{- range $v.interception.agentCaBundleEnv }}
+- name: {{ . }}
+  value: {{ $bundle | quote }}
+{{- end }}
+{{- end }}
+{{- if and $v.agent.routeEnv $v.agent.proxyEnv (not $v.routes.existingConfigMap) }}
+{{- include "sanctum-sidecar.routeEnv" (dict "values" $v "role" $role "base" (printf "%s%s" $base $tokenPath)) }}
+{{- end }}
+{{- end }}
+
+{{/* What well-known SDKs read, by API host: the same table as KNOWN_SDKS in src/agent-env.ts. */}}
+{{- define "sanctum-sidecar.knownSdks" -}}
+api.openai.com: {baseUrlVar: OPENAI_BASE_URL, basePath: /v1, keyVars: [OPENAI_API_KEY]}
+api.anthropic.com: {baseUrlVar: ANTHROPIC_BASE_URL, basePath: "", keyVars: [ANTHROPIC_API_KEY]}
+api.groq.com: {baseUrlVar: GROQ_BASE_URL, basePath: "", keyVars: [GROQ_API_KEY]}
+api.mistral.ai: {keyVars: [MISTRAL_API_KEY]}
+generativelanguage.googleapis.com: {keyVars: [GEMINI_API_KEY]}
+api.github.com: {keyVars: [GITHUB_TOKEN, GH_TOKEN]}
+{{- end }}
+
+{{/*
+Base URLs (prefix routes) and placeholder keys (credential routes) of routes.config, for the
+routes the agent may use (gateway mode with gatewayAuth: its routes and its first placeholder).
+A name already set keeps its first value, as in `sanctum-sidecar env`.
+*/}}
+{{- define "sanctum-sidecar.routeEnv" -}}
+{{- $v := .values -}}
+{{- $sdks := include "sanctum-sidecar.knownSdks" . | fromYaml -}}
+{{- $cfg := $v.routes.config -}}
+{{- $routes := default (list) $cfg.routes -}}
+{{- $placeholder := "sk-sanctum-placeholder" -}}
+{{- if and (eq .role "gateway") $v.agent.gatewayAuth.existingSecret -}}
+{{- range (default (list) $cfg.agents) -}}
+{{- if eq .name $v.agent.gatewayAuth.username -}}
+{{- $allowed := default (list) .routes -}}
+{{- $kept := list -}}
+{{- range $routes }}{{ if has .name $allowed }}{{ $kept = append $kept . }}{{ end }}{{ end -}}
+{{- $routes = $kept -}}
+{{- with .placeholders }}{{ $placeholder = first . }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range $r := $routes }}
+{{- if $r.prefix }}
+{{- $matchHost := "" }}{{ with $r.match }}{{ $matchHost = default "" .host }}{{ end }}
+{{- $upstream := urlParse (default (printf "https://%s" $matchHost) $r.upstream) }}
+{{- $upHost := regexReplaceAll ":[0-9]+$" $upstream.host "" }}
+{{- $sdk := default (get $sdks $upHost) (get $sdks $matchHost) }}
+{{- $sdkPath := "" }}{{ $sdkVar := "" }}{{ if $sdk }}{{ $sdkPath = default "" $sdk.basePath }}{{ $sdkVar = default "" $sdk.baseUrlVar }}{{ end }}
+{{- $basePath := trimSuffix "/" $upstream.path }}
+{{- $suffix := ternary (trimPrefix $basePath $sdkPath) $sdkPath (hasPrefix $basePath $sdkPath) }}
+{{- $url := printf "%s%s%s" $.base $r.prefix $suffix }}
+{{- $envName := regexReplaceAll "[^A-Z0-9]" (upper $r.name) "_" }}
+{{- range $n := compact (list (printf "%s_BASE_URL" $envName) $sdkVar) }}
+{{- if not (hasKey $seen $n) }}{{ $_ := set $seen $n true }}
+- name: {{ $n }}
+  value: {{ $url | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $r := $routes }}
+{{- if $r.credential }}
+{{- $matchHost := "" }}{{ with $r.match }}{{ $matchHost = default "" .host }}{{ end }}
+{{- $upstream := urlParse (default (printf "https://%s" $matchHost) $r.upstream) }}
+{{- $upHost := regexReplaceAll ":[0-9]+$" $upstream.host "" }}
+{{- $sdk := default (get $sdks $upHost) (get $sdks $matchHost) }}
+{{- $envName := regexReplaceAll "[^A-Z0-9]" (upper $r.name) "_" }}
+{{- $keyVars := list }}{{ if $sdk }}{{ $keyVars = $sdk.keyVars }}{{ end }}
+{{- range $n := prepend $keyVars (printf "%s_API_KEY" $envName) }}
+{{- if not (hasKey $seen $n) }}{{ $_ := set $seen $n true }}
+- name: {{ $n }}
+  value: {{ $placeholder | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

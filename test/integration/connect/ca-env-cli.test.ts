@@ -2,7 +2,7 @@
  * `ca init` and `env` as a user runs them, and the sidecar refusing an unsafe CA key:
  * `ca init --out DIR` writes ca.crt 0644 and ca.key 0600 and refuses to overwrite
  * without --force; `env --config routes.yaml` prints export lines a shell accepts
- * (proxy variables in both cases, NO_PROXY, CA variables with the replace-not-add note,
+ * (proxy variables in both cases, NODE_USE_ENV_PROXY, NO_PROXY, CA variables with the replace-not-add note,
  * base URLs and placeholder keys); `run` with a world-readable CA key refuses to start.
  */
 import { test } from 'node:test';
@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PassThrough } from 'node:stream';
 import { throwawayKeyFile } from '../../helpers/sidecar-rig.js';
-import { runCaCommand } from '../../../src/ca-cli.js';
-import { runEnvCommand } from '../../../src/env-cli.js';
+import { runCaCommand } from '../../../src/cli/ca.js';
+import { runEnvCommand } from '../../../src/cli/env.js';
 
 const run = promisify(execFile);
 
@@ -108,8 +108,11 @@ test('env prints what an agent container needs, and a shell accepts it', async (
   assert.match(out, /^export no_proxy=localhost,127\.0\.0\.1,::1$/m);
   assert.match(out, new RegExp(`^export NODE_EXTRA_CA_CERTS=${caDir}/ca\\.crt$`, 'm'));
   assert.match(out, new RegExp(`^export REQUESTS_CA_BUNDLE=${caDir}/ca-bundle\\.crt$`, 'm'));
-  assert.match(out, new RegExp(`^export SSL_CERT_FILE=${caDir}/ca-bundle\\.crt$`, 'm'));
-  assert.match(out, /^# .*SSL_CERT_FILE REPLACE the system trust store rather than adding to it/m);
+  for (const n of ['SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE']) {
+    assert.match(out, new RegExp(`^export ${n}=${caDir}/ca-bundle\\.crt$`, 'm'));
+  }
+  assert.match(out, /^# The variables below REPLACE the trust store of their clients/m);
+  assert.match(out, /^export NODE_USE_ENV_PROXY=1$/m);
   assert.match(out, /^export OPENAI_BASE_URL=http:\/\/127\.0\.0\.1:8080\/openai\/v1$/m);
   assert.match(out, /^export ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8080\/anthropic$/m);
   assert.match(out, /^export INTERNAL_TOOLS_BASE_URL=http:\/\/127\.0\.0\.1:8080\/tools$/m);

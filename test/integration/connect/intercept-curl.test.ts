@@ -31,7 +31,9 @@ test('curl --proxy --cacert gets the credential injected', async () => {
   );
   const seen = JSON.parse(stdout) as { url: string; headers: Record<string, string> };
   assert.equal(seen.url, '/v1/models');
-  assert.equal(seen.headers.authorization, `Bearer ${SECRETS.openai}`);
+  // What the upstream received (the echoed copy is masked by the response guard).
+  assert.equal(upstream.requests.at(-1)!.headers.authorization, `Bearer ${SECRETS.openai}`);
+  assert.equal(seen.headers.authorization, `Bearer ${'*'.repeat(SECRETS.openai.length)}`);
   assert.ok(!stdout.includes(PLACEHOLDER));
   assert.match(stderr, /CONNECT api\.openai\.com:443/);
   assert.match(stderr, /subject: CN=api\.openai\.com/);

@@ -41,7 +41,9 @@ test('python urllib with HTTPS_PROXY and the CA bundle gets the credential injec
   assert.equal(out.status, 200);
   const seen = JSON.parse(out.body) as { url: string; headers: Record<string, string> };
   assert.equal(seen.url, '/v1/models');
-  assert.equal(seen.headers.authorization, `Bearer ${SECRETS.openai}`);
+  // What the upstream received (the echoed copy is masked by the response guard).
+  assert.equal(upstream.requests.at(-1)!.headers.authorization, `Bearer ${SECRETS.openai}`);
+  assert.equal(seen.headers.authorization, `Bearer ${'*'.repeat(SECRETS.openai.length)}`);
   assert.ok(!out.body.includes(PLACEHOLDER));
   const tunnel = stack.requestLines().find((l) => l.form === 'connect' && l.decision === 'intercept');
   assert.ok(tunnel, 'a canonical line records the intercepted tunnel');

@@ -15,14 +15,20 @@ import { byteEcho, countingListener, openTunnel, readAll, tunnelLines, waitFor }
 
 let echo: Awaited<ReturnType<typeof byteEcho>>;
 let stack: Stack;
+/** A port nothing listens on (allow-listed, to show a failed dial). */
+let closedPort: number;
 
 before(async () => {
   echo = await byteEcho();
+  const closed = await countingListener();
+  closedPort = closed.port;
+  await closed.close();
+  // An allow entry names its port: without one, a byte tunnel may go to 443 only.
   stack = await startStack({
     routes: `
 egress:
   unmatched: deny
-  allow: [localhost]
+  allow: ["localhost:${echo.port}", "localhost:${closedPort}"]
   block_private_addresses: true
 routes:
   - name: github
@@ -75,10 +81,7 @@ test('CONNECT to an exact allow-listed host passes bytes untouched, both ways', 
 });
 
 test('a failed dial to an allowed host answers 502 and no 200 is sent', async () => {
-  const closed = await countingListener();
-  const port = closed.port;
-  await closed.close(); // nothing listens there now
-  const t = await openTunnel(stack.proxyPort, `localhost:${port}`);
+  const t = await openTunnel(stack.proxyPort, `localhost:${closedPort}`);
   const rest = await readAll(t.socket);
   assert.equal(t.status, 502);
   assert.match(t.head + rest, /x-sanctum-error: UPSTREAM_UNREACHABLE/i);

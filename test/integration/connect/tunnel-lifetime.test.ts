@@ -12,17 +12,20 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { parseConfig } from '../../../src/config/load.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
-import { gateFor } from '../../../src/proxy/address-gate.js';
-import { createConnectHandler } from '../../../src/proxy/connect.js';
+import { gateFor } from '../../../src/egress/address-gate.js';
+import { createConnectHandler } from '../../../src/proxy/tunnel/connect.js';
 import { Draining } from '../../../src/proxy/draining.js';
-import { InnerHttp } from '../../../src/proxy/inner-http.js';
+import { InnerHttp } from '../../../src/proxy/tunnel/inner-http.js';
 import { buildSnapshot } from '../../../src/proxy/snapshot.js';
 import { byteEcho, openTunnel, readAll, waitFor } from './helpers.js';
 
-const config = parseConfig(
+/** The allow entry names the byte echo's port (without one, a byte tunnel may go to 443 only). */
+const configFor = (echoPort: number): ReturnType<typeof parseConfig> => parseConfig(
   `version: 1
 vault: { agent: a, tcp: "127.0.0.1:7600", key_file: /nonexistent.key }
-egress: { unmatched: deny, allow: [localhost], block_private_addresses: true }
+egress: { unmatched: deny, allow: ["localhost:${echoPort}"], block_private_addresses: true }
+limits: { headers_timeout: 300ms }
+timeouts: { tunnel_idle: 300ms, tunnel_connect: 1s }
 routes:
   - name: github
     match: { host: api.github.com }
@@ -55,9 +58,11 @@ const drainState = {
 let server: Server;
 let port: number;
 let echo: Awaited<ReturnType<typeof byteEcho>>;
+let config: ReturnType<typeof parseConfig>;
 
 before(async () => {
   echo = await byteEcho();
+  config = configFor(echo.port);
   const snap = buildSnapshot(config, 1);
   const inner = new InnerHttp({ dispatch: (_q, res) => res.end(), upgrade: (_q, s) => s.destroy(), log }, config.limits);
   draining.track(inner.server);
@@ -73,9 +78,6 @@ before(async () => {
       draining: drainState,
       inner,
       interceptor: null,
-      idleTimeoutMs: 300,
-      connectTimeoutMs: 1000,
-      firstBytesTimeoutMs: 300,
     }),
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -67,7 +67,7 @@ test('a leading /_agent/<token> segment authenticates base-URL requests and is r
   const r = await get(`${gw.proxyUrl}/_agent/${ALPHA}/openai/v1/models?limit=2`);
   assert.equal(r.status, 200);
   assert.equal(r.json!.url, '/v1/models?limit=2', 'the upstream sees the path without the segment');
-  assert.equal((r.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/alpha']}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/alpha']}`);
   assert.ok(!JSON.stringify(r.json).includes(ALPHA), 'the token went nowhere upstream');
   assert.equal(gw.echo.requests.length, before + 1);
 
@@ -90,12 +90,12 @@ test("a dedicated listener makes every request that agent's, without a token", a
   const base = `http://127.0.0.1:${own.port}`;
   const r = await get(`${base}/openai/v1/models`);
   assert.equal(r.status, 200);
-  assert.equal((r.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
   const c = new Client(base);
   try {
     const abs = await viaProxy(c, 'http://api.openai.com/v1/models');
     assert.equal(abs.status, 200, 'absolute-form too');
-    assert.equal((abs.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
+    assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
     const other = await viaProxy(c, 'http://api.openai.com/v1/models', { auth: `Bearer ${ALPHA}` });
     assert.equal(other.status, 407, "another agent's token on beta's listener is a conflict");
   } finally {
@@ -117,14 +117,15 @@ test('CONNECT: the agent is identified on the CONNECT and the tunnel inherits it
   assert.equal(t.status, 200);
   const first = await exchange(t.socket, 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
   assert.equal(first.status, 200);
-  const seen = JSON.parse(first.body) as { headers: Record<string, string> };
+  const seen = gw.echo.requests.at(-1)!;
   assert.equal(seen.headers.authorization, `Bearer ${CREDS['openai/alpha']}`);
   assert.equal(seen.headers['proxy-authorization'], undefined);
 
   const onOwn = await openTunnel(gw.sidecar.agentListener('beta')!.port, 'api.openai.com:80');
   assert.equal(onOwn.status, 200, "beta's dedicated listener needs no token for CONNECT either");
   const b = await exchange(onOwn.socket, 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
-  assert.equal((JSON.parse(b.body) as { headers: Record<string, string> }).headers.authorization, `Bearer ${CREDS['openai/beta']}`);
+  assert.equal(b.status, 200);
+  assert.equal(gw.echo.requests.at(-1)!.headers.authorization, `Bearer ${CREDS['openai/beta']}`);
   onOwn.socket.destroy();
 
   // The agent is removed while its tunnel is open: the next request inside it is refused.

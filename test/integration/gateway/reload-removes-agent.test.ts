@@ -48,7 +48,7 @@ function refused(port: number): Promise<boolean> {
 test('removing an agent ends its access on its next request and closes its vault session', async () => {
   const b = await viaProxy(client, 'http://api.openai.com/v1/models', { auth: `Bearer ${BETA}` });
   assert.equal(b.status, 200);
-  assert.equal((b.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
   const own = gw.sidecar.agentListener('beta')!;
   const onListener = new Client(`http://127.0.0.1:${own.port}`);
   assert.equal((await viaProxy(onListener, 'http://api.openai.com/v1/models')).status, 200, 'the dedicated listener needs no token');
@@ -80,6 +80,6 @@ test('re-adding the agent opens a new session on its first request', async () =>
   assert.equal(gw.sidecar.vaultFor('beta'), null, 'sessions are created lazily');
   const b = await viaProxy(client, 'http://api.openai.com/v1/models', { auth: `Bearer ${BETA}` });
   assert.equal(b.status, 200);
-  assert.equal((b.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
   assert.equal(gw.sidecar.vaultFor('beta')!.state.status, 'ready');
 });

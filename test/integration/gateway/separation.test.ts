@@ -65,24 +65,24 @@ after(async () => {
 test('each agent receives its own credential, from its own vault identity', async () => {
   const a = await call('http://api.openai.com/v1/models', { dispatcher: via({ token: `Bearer ${ALPHA}` }), headers: { authorization: 'Bearer sk-placeholder' } });
   assert.equal(a.status, 200);
-  const ah = a.json!.headers as Record<string, string>;
+  const ah = gw.echo.requests.at(-1)!.headers as Record<string, string>;
   assert.equal(ah.authorization, `Bearer ${CREDS['openai/alpha']}`);
   assert.equal(ah['proxy-authorization'], undefined, 'Proxy-Authorization is never forwarded');
 
   const basic = `Basic ${Buffer.from(`beta:${BETA}`).toString('base64')}`;
   const b = await call('http://api.openai.com/v1/models', { dispatcher: via({ token: basic }) });
   assert.equal(b.status, 200);
-  assert.equal((b.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/beta']}`);
 
   // A proxy URL with user:token (what HTTP_PROXY=http://beta:<token>@host:port sends) works too.
   const url = new URL(gw.proxyUrl);
   const c = await call('http://api.github.com/user', { dispatcher: via({ uri: `http://beta:${BETA}@${url.host}` }) });
   assert.equal(c.status, 200);
-  assert.equal((c.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['github/beta']}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['github/beta']}`);
 
   const d = await call('http://api.anthropic.com/v1/messages', { dispatcher: via({ token: `bearer ${ALPHA}` }), body: '{}' });
   assert.equal(d.status, 200, 'the auth scheme is case-insensitive');
-  assert.equal((d.json!.headers as Record<string, string>)['x-api-key'], CREDS['anthropic/alpha']);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>)['x-api-key'], CREDS['anthropic/alpha']);
 
   const used = gw.vault.audit.filter((e) => e.method === 'use' && e.allowed).map((e) => `${e.agent}:${e.path}`);
   assert.deepEqual([...new Set(used)].sort(), ['alpha:anthropic/alpha', 'alpha:openai/alpha', 'beta:github/beta', 'beta:openai/beta']);
@@ -145,5 +145,5 @@ test("a removed agent's token gets 407 on its next request; the other agent is u
   assert.equal(r.headers['x-sanctum-error'], 'PROXY_AUTH_REQUIRED');
   const a = await call('http://api.openai.com/v1/models', { dispatcher: via({ token: `Bearer ${ALPHA}` }) });
   assert.equal(a.status, 200);
-  assert.equal((a.json!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/alpha']}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${CREDS['openai/alpha']}`);
 });

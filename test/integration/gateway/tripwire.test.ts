@@ -26,7 +26,7 @@ before(async () => {
     identities: [],
     credentials: { 'openai/key': SECRET, 'github/key': 'ghp_tripwire_SECRET_8' },
     yaml: `
-egress: { unmatched: deny, allow: [localhost], block_private_addresses: false }
+egress: { unmatched: deny, allow: ["localhost:\${ECHO2_PORT}"], block_private_addresses: false }
 routes:
   - { name: openai, match: { host: api.openai.com }, upstream: "\${ECHO}", allow_plaintext: true, credential: openai/key }
   - { name: github, match: { host: api.github.com }, upstream: "\${ECHO}", allow_plaintext: true, credential: github/key }
@@ -92,7 +92,7 @@ test('on its own credential route the placeholder is expected: replaced in the h
     body: JSON.stringify({ note: P_ALPHA }),
   });
   assert.equal(r.status, 200);
-  const seen = r.json!.headers as Record<string, string>;
+  const seen = gw.echo.requests.at(-1)!.headers as Record<string, string>;
   assert.equal(seen.authorization, `Bearer ${SECRET}`);
   assert.equal(r.json!.body, JSON.stringify({ note: P_ALPHA }));
 });
@@ -104,7 +104,7 @@ test('the proxy token may reach no upstream, not even its own route', async () =
   // Where the route strips and replaces the header, the token goes nowhere: no tripwire.
   const r = await viaProxy(client, 'http://api.openai.com/v1/models', { auth, headers: { authorization: `Bearer ${ALPHA}` } });
   assert.equal(r.status, 200);
-  assert.equal((r.json!.headers as Record<string, string>).authorization, `Bearer ${SECRET}`);
+  assert.equal((gw.echo.requests.at(-1)!.headers as Record<string, string>).authorization, `Bearer ${SECRET}`);
   for (const l of gw.logs) assert.ok(!l.includes(ALPHA), 'the token is never logged');
 });
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { runDevVaultCommand } from '../../../src/devvault/cli.js';
+import { runDevVaultCommand } from '../../../src/cli/dev-vault.js';
 import { bytesToHex } from '../../../src/vault/hex.js';
 import { publicKeyFromSeed } from '../../../src/vault/keys.js';
 import { makeClient, untilStatus } from './support.js';
@@ -61,7 +61,7 @@ test('usage and file errors exit 2 with a message', async () => {
   const bad = join(dir, 'bad.yaml');
   await writeFile(bad, 'policies:\n  - { principal: nope, resources: [], actions: [] }\n');
   for (const [args, pattern] of [
-    [['--bogus'], /Unknown option/],
+    [['--bogus'], /unknown option '--bogus'/],
     [['--listen', 'nowhere', '--file', bad], /--listen must be HOST:PORT/],
     [['--listen', '127.0.0.1:0', '--socket', 'x'], /not both/],
     [['--file', join(dir, 'missing.yaml')], /cannot find .*missing\.yaml/],

@@ -43,7 +43,11 @@ test('a minimal file gets every documented default', () => {
     maxConnections: 1024,
     maxDelegatesInFlight: 128,
     shutdownTimeoutMs: 25_000,
+    retryBufferBytes: 64 * 1024,
+    bodyIdleTimeoutMs: 60_000,
+    drainDelayMs: 0,
   });
+  assert.equal(c.adminDetail, false, 'admin detail is off unless asked for');
   assert.deepEqual(c.routes, []);
   assert.match(c.hash, /^[0-9a-f]{16}$/);
   assert.equal(c.source, 'min.yaml');
@@ -55,7 +59,7 @@ test('a route gets its defaults and its host-derived upstream', () => {
   const r = c.routes[0]!;
   assert.deepEqual(r, {
     name: 'gh',
-    match: { host: 'api.github.com', paths: [], methods: [] },
+    match: { host: 'api.github.com', ports: [], paths: [], methods: [] },
     prefix: undefined,
     upstream: { scheme: 'https', host: 'api.github.com', port: 443, basePath: '', origin: 'https://api.github.com' },
     credential: 'github/token',
@@ -68,6 +72,10 @@ test('a route gets its defaults and its host-derived upstream', () => {
     timeouts: { connectMs: 10_000, headersMs: 60_000, idleMs: 300_000 },
     maxBodyBytes: 1024 * 1024,
     line: 4,
+    retryNonIdempotent: false,
+    responseGuard: 'mask',
+    keepForwardingHeaders: false,
+    headers: { set: [], remove: [] },
   });
 });
 
@@ -92,7 +100,7 @@ test('every route field converts to the domain shape', () => {
     {},
   );
   const r = c.routes[0]!;
-  assert.deepEqual(r.match, { host: '*.corp.example.com', paths: ['/v1/*', '/v2/models'], methods: ['GET', 'POST'] });
+  assert.deepEqual(r.match, { host: '*.corp.example.com', ports: [], paths: ['/v1/*', '/v2/models'], methods: ['GET', 'POST'] });
   assert.deepEqual(r.upstream, { scheme: 'http', host: '10.0.0.5', port: 8080, basePath: '/api', origin: 'http://10.0.0.5:8080' });
   assert.equal(r.credential, 'corp/{agent}/token');
   assert.equal(r.mode, 'delegate');
@@ -104,6 +112,20 @@ test('every route field converts to the domain shape', () => {
   assert.ok(r.allowPlaintext && r.allowWildcardHost && r.keepCookies);
 });
 
+test('retry.non_idempotent converts on inject routes', () => {
+  const c = parseConfig(
+    `${MIN}routes:
+  - name: jobs
+    match: { host: jobs.example.com }
+    credential: jobs/key
+    retry: { non_idempotent: true }
+`,
+    't.yaml',
+    {},
+  );
+  assert.equal(c.routes[0]!.retryNonIdempotent, true);
+});
+
 test('top-level sections convert: listen, admin off, vault tcp, egress hosts, tls, limits', () => {
   const c = parseConfig(
     `version: 1
@@ -112,7 +134,7 @@ admin: false
 vault: { agent: a, tcp: "127.0.0.1:7600", key_file: /keys/a.key, passphrase_env: KEY_PASS, timeout: 250ms }
 egress: { unmatched: passthrough, allow: [PyPI.org., "*.PythonHosted.org", pypi.org], block_private_addresses: false, host_header_form: true }
 tls: { ca_dir: /etc/ca, upstream_ca_file: ~/ca.pem }
-limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max_header_bytes: 32768, max_connections: 10, shutdown_timeout: 1s }
+limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max_header_bytes: 32768, max_connections: 10, shutdown_timeout: 1s, drain_delay: 5s, retry_buffer: 8kb }
 `,
     't.yaml',
     { HOME: '/h' },
@@ -120,10 +142,22 @@ limits: { headers_timeout: 5s, request_timeout: 10m, keep_alive_timeout: 5s, max
   assert.deepEqual(c.listen, { host: '::1', port: 0 });
   assert.equal(c.admin, undefined);
   assert.deepEqual(c.vault, { agent: 'a', socket: undefined, tcp: { host: '127.0.0.1', port: 7600 }, keyFile: '/keys/a.key', passphraseEnv: 'KEY_PASS', timeoutMs: 250 });
-  assert.deepEqual(c.egress, { unmatched: 'passthrough', allow: ['pypi.org', '*.pythonhosted.org'], blockPrivateAddresses: false, hostHeaderForm: true });
+  assert.deepEqual(c.egress, {
+    unmatched: 'passthrough',
+    allow: [
+      { host: 'pypi.org', port: undefined },
+      { host: '*.pythonhosted.org', port: undefined },
+    ],
+    blockPrivateAddresses: false,
+    hostHeaderForm: true,
+  });
   assert.deepEqual(c.tls, { caDir: '/etc/ca', upstreamCaFile: '/h/ca.pem' });
   assert.equal(c.limits.requestTimeoutMs, 600_000);
   assert.equal(c.limits.maxHeaderBytes, 32768);
+  assert.equal(c.limits.drainDelayMs, 5000);
+  assert.equal(c.limits.retryBufferBytes, 8 * 1024);
+  assert.equal(parseConfig(MIN, 't', {}).limits.retryBufferBytes, 64 * 1024, 'retry_buffer defaults to 64 KiB');
+  assert.equal(parseConfig(`${MIN}limits: { retry_buffer: 0 }\n`, 't', {}).limits.retryBufferBytes, 0, '0 holds no bodies');
   assert.equal(parseConfig(`${MIN}admin: null\n`, 't', {}).admin, undefined);
   assert.deepEqual(parseConfig(`${MIN}admin: 0.0.0.0:9999\n`, 't', {}).admin, { host: '0.0.0.0', port: 9999 });
   assert.deepEqual(parseConfig(`${MIN}routes:\n`, 't', {}).routes, [], 'an empty routes: is no routes');
@@ -173,7 +207,7 @@ test('interpolation never injects YAML structure', () => {
   assert.ok(issues.some((i) => i.includes('routes[0].match.host')), issues.join('\n'));
   assert.ok(issues.some((i) => i.includes('routes[0].prefix')), issues.join('\n'));
   const c = parseConfig(`${MIN}egress: { allow: ["\${ONE}"] }\n`, 't', { ONE: 'pypi.org' });
-  assert.deepEqual(c.egress.allow, ['pypi.org']);
+  assert.deepEqual(c.egress.allow, [{ host: 'pypi.org', port: undefined }]);
   const list = issuesOf(`${MIN}egress:\n  allow: \${LIST}\n`, env);
   assert.ok(list.some((i) => /egress\.allow: must be a list/.test(i)), list.join('\n'));
 });

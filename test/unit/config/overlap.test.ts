@@ -74,3 +74,10 @@ test('duplicate names are reported even when a route has other problems', () => 
   const issues = load(r('a', 'match: { host: "https://x" }') + r('a', 'match: { host: y.test }'));
   assert.ok(issues.some((i) => /^6 routes\[1\]\.name: duplicate route name "a" \(first used by routes\[0\] on line 4\)/.test(i)), issues.join('\n'));
 });
+
+test('ports: routes on the same host and pattern overlap only when a port can match both', () => {
+  assert.deepEqual(load(r('tls', 'match: { host: h.test }') + r('alt', 'match: { host: h.test, port: 8443 }')), [], 'default ports vs 8443');
+  assert.deepEqual(load(r('a', 'match: { host: h.test, ports: [8080] }') + r('b', 'match: { host: h.test, ports: [9090, 9091] }')), []);
+  assert.equal(load(r('a', 'match: { host: h.test }') + r('b', 'match: { host: h.test, ports: [443, 8443] }')).length, 1, '443 is the https default');
+  assert.equal(load(r('a', 'match: { host: h.test, ports: [8080] }') + r('b', 'match: { host: h.test, ports: [8080] }')).length, 1);
+});

@@ -109,3 +109,10 @@ agents:
   assert.match(w, /agent door: listen 0\.0\.0\.0:8181 is not loopback: anyone who can reach it acts as door, without a token/);
   assert.match(lintConfig(parseConfig('version: 1\nvault: { agent: solo }\nroutes:\n  - { name: r, match: { host: r.test }, credential: "r/{agent}" }\n', 't', {})).join('\n'), /\{agent\} in the credential path is vault\.agent \(solo\)/);
 });
+
+test('lint: response_guard off, and a non-loopback admin listener with or without admin_detail', () => {
+  const base = 'version: 1\nvault: { agent: a }\nroutes:\n  - name: gh\n    match: { host: api.github.com }\n    credential: github/token\n';
+  assert.match(lintConfig(parseConfig(`${base}    response_guard: off\n`, 't', {})).join('\n'), /route gh: response_guard: off; an upstream that echoes the injected credential hands it to the agent/);
+  assert.match(lintConfig(parseConfig(`${base}admin: 0.0.0.0:9090\n`, 't', {})).join('\n'), /admin 0\.0\.0\.0:9090 is not loopback: \/metrics is reachable .*admin_detail: true turns them on/);
+  assert.match(lintConfig(parseConfig(`${base}admin: 0.0.0.0:9090\nadmin_detail: true\n`, 't', {})).join('\n'), /admin_detail is true: \/routes and \/explain describe agents, routes and vault paths/);
+});

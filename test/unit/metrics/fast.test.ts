@@ -42,3 +42,14 @@ test('a fast counter keeps one series per label tuple, in label-name order', asy
   assert.ok(text.includes('y_total{route="b",outcome="ok"} 1'));
   assert.ok(text.includes('# TYPE y_total counter'));
 });
+
+test('a declared fast counter series renders at 0 and keeps its value when declared again', async () => {
+  const reg = new Registry();
+  const c = new FastCounter('z_total', 'help', ['route', 'event'], reg);
+  c.declare(['a', 'hit']);
+  assert.ok((await reg.metrics()).includes('z_total{route="a",event="hit"} 0'));
+  c.inc(['a', 'hit'], 2);
+  c.declare(['a', 'hit']);
+  assert.equal(c.valueOf(['a', 'hit']), 2);
+  assert.ok((await reg.metrics()).includes('z_total{route="a",event="hit"} 2'));
+});

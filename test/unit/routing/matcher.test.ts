@@ -104,9 +104,9 @@ test('deny by default: an unrouted host is NO_ROUTE unless allow-listed or unmat
   assert.equal(host(t, 'GET', 'http://pythonhosted.org/x'), 'NO_ROUTE', '*.suffix does not cover the bare suffix');
   assert.equal(host(t, 'GET', 'http://evilpythonhosted.org/x'), 'NO_ROUTE');
   assert.equal(host(t, 'GET', 'http://api.github.com/user'), 'gh /user', 'a routed host is never passed through');
-  assert.equal(t.isAllowedPassthrough('api.github.com'), false);
-  assert.equal(t.isAllowedPassthrough('pypi.org'), true);
-  assert.equal(t.isAllowedPassthrough('example.com'), false);
+  assert.equal(t.isAllowedPassthrough('api.github.com', 443, 'tunnel'), false);
+  assert.equal(t.isAllowedPassthrough('pypi.org', 443, 'tunnel'), true);
+  assert.equal(t.isAllowedPassthrough('example.com', 443, 'tunnel'), false);
 
   const open = table(
     `
@@ -117,7 +117,7 @@ test('deny by default: an unrouted host is NO_ROUTE unless allow-listed or unmat
   );
   assert.equal(host(open, 'GET', 'http://example.com/'), 'passthrough');
   assert.equal(host(open, 'GET', 'http://api.github.com/v2'), 'METHOD_DENIED', 'credential host: never passthrough, even when open');
-  assert.equal(open.isAllowedPassthrough('api.github.com'), false);
+  assert.equal(open.isAllowedPassthrough('api.github.com', 443, 'tunnel'), false);
 });
 
 test('wildcard hosts cover one or more labels; exact hosts and longer suffixes win', () => {
@@ -240,12 +240,16 @@ test('credential-route lookups for CONNECT decisions', () => {
   assert.deepEqual(t.routesForHost('docs.test').map((r) => r.name), ['plain']);
 });
 
-test('the request port is not part of the match; the dial goes to the route upstream', () => {
+test('a request port the route does not list is NO_ROUTE; a listed one dials the route upstream', () => {
   const t = table(`
   - name: gh
     match: { host: api.github.com }
-    credential: github/token`);
-  assert.equal(host(t, 'GET', 'http://api.github.com:8080/user'), 'gh /user');
+    credential: github/token
+  - name: alt
+    match: { host: alt.test, port: 8080 }
+    upstream: https://alt.test:9443/base`);
+  assert.equal(host(t, 'GET', 'http://api.github.com:8080/user'), 'NO_ROUTE');
+  assert.equal(host(t, 'GET', 'http://alt.test:8080/user'), 'alt /base/user');
 });
 
 test('matching is fast enough for the hot path', () => {
@@ -262,4 +266,52 @@ test('matching is fast enough for the hot path', () => {
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   assert.ok(ms < 2000, `200k lookups took ${ms} ms`);
+});
+
+test("ports are part of the route: the scheme's default port only, unless match.port(s) lists others", () => {
+  const t = table(`
+  - name: api
+    match: { host: api.test }
+  - name: alt
+    match: { host: api.test, ports: [8443, 9000], path: /v1/* }`);
+  assert.equal(host(t, 'GET', 'http://api.test/x'), 'api /x');
+  assert.equal(host(t, 'GET', 'https://api.test/x'), 'api /x');
+  assert.equal(host(t, 'GET', 'http://api.test:443/x'), 'NO_ROUTE', 'https default port on http:// is not the default');
+  assert.equal(host(t, 'GET', 'https://api.test:80/x'), 'NO_ROUTE');
+  assert.equal(host(t, 'GET', 'http://api.test:8080/x'), 'NO_ROUTE');
+  assert.equal(host(t, 'GET', 'http://api.test:8443/v1/x'), 'alt /v1/x');
+  assert.equal(host(t, 'GET', 'https://api.test:9000/v1/x'), 'alt /v1/x');
+  assert.equal(host(t, 'GET', 'http://api.test:8443/v2'), 'METHOD_DENIED', 'a listed port with no fitting path');
+  assert.deepEqual(t.routesForHost('api.test', 443).map((r) => r.name), ['api']);
+  assert.deepEqual(t.routesForHost('api.test', 80).map((r) => r.name), ['api']);
+  assert.deepEqual(t.routesForHost('api.test', 8443).map((r) => r.name), ['alt']);
+  assert.deepEqual(t.routesForHost('api.test', 22), []);
+  assert.equal(show(t.routeForHostHeaderForm('GET', 'api.test', 8080, '/x')), 'null', 'host-header form off');
+});
+
+test('egress.allow ports: without one, 80 for plain HTTP and 443 for tunnels; with one, exactly it', () => {
+  const t = table(
+    `
+  - name: gh
+    match: { host: api.github.com }`,
+    'egress: { allow: [pypi.org, "files.test:8443", "*.wild.test:9000", "[::1]:8080"] }',
+  );
+  assert.equal(host(t, 'GET', 'http://pypi.org/'), 'passthrough');
+  assert.equal(host(t, 'GET', 'http://pypi.org:8080/'), 'NO_ROUTE');
+  assert.equal(t.isAllowedPassthrough('pypi.org', 443, 'tunnel'), true);
+  assert.equal(t.isAllowedPassthrough('pypi.org', 80, 'tunnel'), false, 'byte tunnels go to 443 only');
+  assert.equal(t.isAllowedPassthrough('pypi.org', 22, 'tunnel'), false);
+  assert.equal(t.isAllowedPassthrough('files.test', 8443, 'tunnel'), true);
+  assert.equal(t.isAllowedPassthrough('files.test', 443, 'tunnel'), false);
+  assert.equal(host(t, 'GET', 'http://files.test:8443/'), 'passthrough');
+  assert.equal(t.isAllowedPassthrough('a.wild.test', 9000, 'tunnel'), true);
+  assert.equal(t.isAllowedPassthrough('a.wild.test', 443, 'tunnel'), false);
+  assert.equal(t.isAllowedPassthrough('::1', 8080, 'http'), true);
+  const open = table(`
+  - name: gh
+    match: { host: api.github.com }`, 'egress: { unmatched: passthrough }');
+  assert.equal(open.isAllowedPassthrough('example.com', 443, 'tunnel'), true);
+  assert.equal(open.isAllowedPassthrough('example.com', 8080, 'tunnel'), true, 'unmatched passthrough is open egress: every port');
+  assert.equal(host(open, 'GET', 'http://example.com:8080/'), 'passthrough');
+  assert.equal(host(open, 'GET', 'http://api.github.com:8080/'), 'NO_ROUTE', 'never for a routed host, whatever the port');
 });

@@ -160,14 +160,16 @@ test('malformed and overlong percent-escapes are refused: %zz, %4, %c0%ae, %e0%8
   assert.equal(parseOriginTarget('/v1/%F0%9F%98%80').path, '/v1/%F0%9F%98%80');
 });
 
-test('queries are kept as received but may not carry fragments, spaces, control bytes or non-ASCII', () => {
+test('queries are kept as received but may not carry fragments, spaces, control bytes, non-ASCII or malformed escapes', () => {
   assert.deepEqual(parseOriginTarget('/openai/v1/chat?x=1&y=%2F..%2F'), { path: '/openai/v1/chat', query: '?x=1&y=%2F..%2F' });
   assert.deepEqual(parseOriginTarget('/x?'), { path: '/x', query: '?' });
   refused(() => parseOriginTarget('/x?a=1#f'), 'BAD_TARGET', /fragment/);
   refused(() => parseOriginTarget('/x?a= 1'));
   refused(() => parseOriginTarget('/x?a=\u0001'));
   refused(() => parseOriginTarget('/x?a=é'));
-  assert.equal(parseOriginTarget('/x?q=100%').query, '?q=100%', 'a stray % in the query is forwarded as received');
+  for (const q of ['/x?q=100%', '/x?q=%zz', '/x?a=%4', '/x?a=%41&b=%g1', '/x?%']) refused(() => parseOriginTarget(q), 'BAD_TARGET', /malformed percent-escape/);
+  refused(() => parseAbsoluteTarget('http://api.test/x?q=%2'), 'BAD_TARGET', /malformed/);
+  assert.equal(parseOriginTarget('/x?q=100%25&r=%7e%7E').query, '?q=100%25&r=%7e%7E', 'well-formed escapes are forwarded as received');
 });
 
 test('origin-form must start with exactly one slash: //evil.test/openai/v1 and * are refused', () => {

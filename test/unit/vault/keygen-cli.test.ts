@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { bytesToHex } from '../../../src/vault/hex.js';
-import { runKeygenCommand } from '../../../src/vault/keygen-cli.js';
+import { runKeygenCommand } from '../../../src/cli/keygen.js';
 import { loadKeyFile, publicKeyFromSeed } from '../../../src/vault/keys.js';
 
 let dir: string;
@@ -73,7 +73,7 @@ test('usage errors exit 2 with a message', async () => {
     [[], /exactly one agent/],
     [['a', 'b'], /exactly one agent/],
     [['../evil'], /must be letters/],
-    [['x', '--bogus'], /Unknown option/],
+    [['x', '--bogus'], /unknown option '--bogus'/],
     [['x', '--encrypt', '--out', join(dir, 'x.key')], /must end in \.enc/],
     [['x', '--out', join(dir, 'x.key.enc')], /read as encrypted/],
   ] as const) {
