@@ -7,6 +7,8 @@
  *   bundled undici (measured: 8.5 MiB RSS).
  * - undici's Agent, Pool and connector come from src/undici-core.ts, which loads them
  *   from their own files; those must stay the very objects the package exports.
+ * - ajv's compiler is not loaded: src/config/routes-validator.gen.ts is its code for the
+ *   schema, generated ahead of time (compiling at start-up kept 6-7 MiB resident).
  * - The static import graph of `run` (src/main.ts) holds neither the development vault,
  *   the dev command, keygen, `ca` nor `env`: the CLI imports those when used (the
  *   certificate builder stays: a running sidecar intercepts TLS with it).
@@ -70,6 +72,11 @@ describe('lean imports: what a running sidecar loads', () => {
       .filter((f) => !f.includes('/devvault/'))
       .flatMap((f) => valueImports(f).filter((i) => i.spec === 'undici' && bringsValues(i.names)).map(() => relative(ROOT, f)));
     assert.deepEqual(offenders, []);
+  });
+
+  it("the sidecar never loads ajv's compiler: routes.yaml is checked by code generated ahead of time", () => {
+    const offenders = sources(SRC).flatMap((f) => valueImports(f).filter((i) => i.spec === 'ajv' && bringsValues(i.names)).map(() => relative(ROOT, f)));
+    assert.deepEqual(offenders, [], 'compiling the schema at start-up kept 6-7 MiB resident: regenerate src/config/routes-validator.gen.ts instead');
   });
 
   it("undici-core's classes are the very objects undici exports (an upgrade that moves a file fails here)", () => {
