@@ -22,6 +22,7 @@ import { VaultClient, type VaultEndpoint } from './vault/client.js';
 import { loadKeyFile } from './vault/keys.js';
 import { Draining } from './proxy/draining.js';
 import { gateFor, resolveEndpoint } from './egress/address-gate.js';
+import { UpstreamProxies, type UpstreamProxy } from './egress/upstream-proxy.js';
 import { createTunnels, loadInterceptor } from './proxy/tunnel/tunnels.js';
 import { Limiter } from './gateway/limits.js';
 import { AgentListeners } from './gateway/listeners.js';
@@ -41,6 +42,8 @@ export interface SidecarOptions {
   readonly defaultMetrics?: boolean;
   /** Monotonic milliseconds for rate limits (tests freeze it). */
   readonly now?: () => number;
+  /** Name resolution for the address gate (default: the system resolver); tests give a fixed table. */
+  readonly resolve?: (host: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
 }
 
 export interface Sidecar {
@@ -108,8 +111,16 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const ownEndpoints: Array<{ host: string; port: number }> = [];
   // The vault's address is never a tunnel or passthrough destination (I8); registered before listening.
   if (snap.config.vault.tcp !== undefined) ownEndpoints.push(...(await resolveEndpoint(snap.config.vault.tcp.host, snap.config.vault.tcp.port)));
-  const gate = gateFor(() => snap.config, () => (agentListeners.endpoints.length === 0 ? ownEndpoints : [...ownEndpoints, ...agentListeners.endpoints]));
-  const upstreams = new Upstreams({ extraCa, gate });
+  const gate = gateFor(() => snap.config, () => (agentListeners.endpoints.length === 0 ? ownEndpoints : [...ownEndpoints, ...agentListeners.endpoints]), opts.resolve);
+  // Upstream (corporate) proxy: follows the snapshot; its credential is asked with the sidecar's own vault identity.
+  const proxies = new UpstreamProxies({
+    vault: () => vault,
+    env,
+    ownEndpoints: () => gate.ownEndpoints(),
+    onConnect: (result) => metrics.upstreamProxyConnects.inc({ result }),
+  });
+  const upstreamProxy = (): UpstreamProxy | null => proxies.current(snap.config.upstreamProxy);
+  const upstreams = new Upstreams({ extraCa, gate, upstreamProxy });
   const resolver = new CredentialResolver();
   const draining = new Draining();
   const limiter = new Limiter(opts.now);
@@ -123,7 +134,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     log,
   });
 
-  const tunnels = createTunnels({ config: snap.config, pipeline, snapshot: () => snap, log, metrics, draining, gate, interceptor });
+  const tunnels = createTunnels({ config: snap.config, pipeline, snapshot: () => snap, log, metrics, draining, gate, interceptor, upstreamProxy });
   const proxyDeps = { pipeline, snapshot: () => snap, log, isDraining: () => draining.active, onConnect: tunnels.onConnect, onUpgrade: tunnels.onUpgrade };
   const server: Server = createProxyServer(proxyDeps, snap.config.limits);
   metrics.countConnections(server, 'proxy');

@@ -44,6 +44,11 @@ export const CATALOGUE = {
   UPSTREAM_UNREACHABLE: { status: 502, message: 'The upstream could not be reached.' },
   UPSTREAM_TLS: { status: 502, message: 'The upstream TLS certificate could not be verified; the credential was not sent.' },
   UPSTREAM_ERROR: { status: 502, message: 'The upstream connection failed during the exchange.' },
+  // Upstream (corporate) proxy hop (README "Corporate proxy"); the request was not sent upstream.
+  UPSTREAM_PROXY_AUTH: { status: 502, message: "The upstream proxy refused the sidecar's proxy credentials (407); the request was not sent." },
+  UPSTREAM_PROXY_REFUSED: { status: 502, message: 'The upstream proxy refused to connect to this destination (403); the request was not sent.' },
+  UPSTREAM_PROXY_ERROR: { status: 502, message: 'The upstream proxy failed or answered with an error; the request was not sent.' },
+  UPSTREAM_PROXY_UNREACHABLE: { status: 502, message: 'The upstream proxy could not be reached; the request was not sent.' },
   RESPONSE_BLOCKED: {
     status: 502,
     message: "The upstream's answer carried the injected credential (or could not be searched for it) and was withheld.",

@@ -29,6 +29,11 @@ const OVERRIDE_HELP: Record<OverrideName, { arg: string; help: string; defaultTe
   'ca-dir': { arg: 'DIR', help: 'the TLS interception CA directory (sanctum-sidecar ca init)', defaultText: 'tls.ca_dir in routes.yaml, else interception is off' },
   'shutdown-timeout': { arg: 'DURATION', help: 'how long SIGTERM waits for in-flight requests', defaultText: 'limits.shutdown_timeout in routes.yaml, else 25s' },
   'drain-delay': { arg: 'DURATION', help: 'after SIGTERM, keep serving this long with /readyz 503 before draining', defaultText: 'limits.drain_delay in routes.yaml, else 0s' },
+  'upstream-proxy': {
+    arg: 'URL|env|off',
+    help: 'chain upstream traffic through this corporate HTTP proxy (http://HOST:PORT; env reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY; off disables it)',
+    defaultText: 'egress.upstream_proxy in routes.yaml, else off',
+  },
 };
 
 /** The override flags with their environment twins, for a command's `flags`. */

@@ -12,6 +12,7 @@ import { convertAgents } from './agents.js';
 import { allowEntryText, checkAddress, checkAllowEntry } from './hosts.js';
 import { checkRouteNames, checkRouteTable } from './overlap.js';
 import { convertRoute } from './routes.js';
+import { convertUpstreamProxy, plaintextViaProxy, PLAINTEXT_VIA_PROXY_HINT } from './upstream-proxy.js';
 import type { WireConfig, WireVault } from './schema.js';
 import { isBroken } from './validate.js';
 
@@ -192,6 +193,11 @@ export function convertConfig(
   });
   if (Array.isArray(w.routes)) checkRouteNames(issues, w.routes);
   checkRouteTable(issues, located);
+  // Upstream proxy: settings, then the plain-http credential routes it would see (README "Corporate proxy").
+  const upstreamProxy = ok('egress') && w.egress !== undefined ? convertUpstreamProxy(issues, w.egress, opts.env) : undefined;
+  for (const r of plaintextViaProxy(located.map((l) => l.route), upstreamProxy)) {
+    issues.add(['routes', located.find((l) => l.route === r)!.index, 'upstream'], PLAINTEXT_VIA_PROXY_HINT);
+  }
   const agents = convertAgents(
     issues,
     Array.isArray(w.agents) && !broken.has('agents') ? w.agents : undefined,
@@ -212,6 +218,7 @@ export function convertConfig(
     limits: ok('limits') ? convertLimits(issues, w) : DEFAULTS.limits,
     timeouts: ok('timeouts') ? convertTimeouts(issues, w) : DEFAULTS.timeouts,
     routes: located.map((l) => l.route),
+    ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
     agents,
   };
 }

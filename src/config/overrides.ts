@@ -5,6 +5,7 @@
  */
 import type { Config, HostPort } from './types.js';
 import { parseDuration } from './duration.js';
+import { effectiveUpstreamProxy, plaintextViaProxy, PLAINTEXT_VIA_PROXY_HINT } from './upstream-proxy.js';
 
 export const OVERRIDE_OPTIONS = {
   listen: { type: 'string' },
@@ -17,6 +18,7 @@ export const OVERRIDE_OPTIONS = {
   'ca-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   'drain-delay': { type: 'string' },
+  'upstream-proxy': { type: 'string' },
 } as const;
 
 /** Each override flag's environment twin (the CLI's --help lists the same table). */
@@ -31,6 +33,7 @@ export const OVERRIDE_ENV: Readonly<Record<keyof typeof OVERRIDE_OPTIONS, string
   'ca-dir': 'SANCTUM_SIDECAR_CA_DIR',
   'shutdown-timeout': 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT',
   'drain-delay': 'SANCTUM_SIDECAR_DRAIN_DELAY',
+  'upstream-proxy': 'SANCTUM_SIDECAR_UPSTREAM_PROXY',
 };
 
 export type OverrideValues = Partial<Record<keyof typeof OVERRIDE_OPTIONS, string | undefined>>;
@@ -58,6 +61,7 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
   const shutdown = pick('shutdown-timeout');
   const drainDelay = pick('drain-delay');
   if (socket !== undefined && tcp !== undefined) throw new Error('--vault-socket and --vault-tcp are mutually exclusive');
+  const proxy = pick('upstream-proxy');
   return {
     ...config,
     listen: listen !== undefined ? parseHostPort(listen, '--listen') : config.listen,
@@ -75,5 +79,21 @@ export function applyOverrides(config: Config, flags: OverrideValues, env: NodeJ
       ...(shutdown !== undefined ? { shutdownTimeoutMs: parseDuration(shutdown) } : {}),
       ...(drainDelay !== undefined ? { drainDelayMs: parseDuration(drainDelay) } : {}),
     },
+    ...(proxy !== undefined ? { upstreamProxy: overrideUpstreamProxy(config, proxy, flags['upstream-proxy'] !== undefined, env) } : {}),
   };
+}
+
+/**
+ * `--upstream-proxy` / SANCTUM_SIDECAR_UPSTREAM_PROXY: a URL, `env` or `off`, with the
+ * file's no_proxy and credential, under the same rules as `egress.upstream_proxy`
+ * (including the plain-http credential routes it may not carry without opt-in).
+ */
+function overrideUpstreamProxy(config: Config, value: string, fromFlag: boolean, env: NodeJS.ProcessEnv): NonNullable<Config['upstreamProxy']> {
+  const from = fromFlag ? '--upstream-proxy' : 'SANCTUM_SIDECAR_UPSTREAM_PROXY';
+  const current = config.upstreamProxy;
+  const { value: next, problems } = effectiveUpstreamProxy(value, from, current?.configuredNoProxy ?? [], current?.configuredCredential, env);
+  if (problems.length > 0) throw new Error(problems.map((p) => p.message).join('; '));
+  const exposed = plaintextViaProxy(config.routes, next);
+  if (exposed.length > 0) throw new Error(`${from}: route ${exposed.map((r) => r.name).join(', ')}: ${PLAINTEXT_VIA_PROXY_HINT}`);
+  return next;
 }

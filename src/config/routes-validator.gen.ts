@@ -6,18 +6,19 @@ import helper0 from 'ajv/dist/runtime/ucs2length.js';
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"version":{"const":1,"x-message":"must be 1 (the only routes.yaml version so far)"},"listen":{"type":"string","minLength":1},"admin":{"type":["string","boolean","null"],"x-message":"must be an address such as 127.0.0.1:9090, or false to disable"},"admin_detail":{"type":"boolean"},"vault":{"type":"object","additionalProperties":false,"properties":{"agent":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$","x-message":"an agent name is letters, digits, \"_\", \".\" and \"-\", starting with a letter or digit"},"socket":{"type":"string","minLength":1},"tcp":{"type":"string","minLength":1},"key_file":{"type":"string","minLength":1},"passphrase_env":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","x-message":"must be the NAME of an environment variable (not the passphrase itself)"},"timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":["agent"]},"egress":{"type":"object","additionalProperties":false,"properties":{"unmatched":{"enum":["deny","passthrough"]},"allow":{"type":"array","items":{"type":"string","minLength":1}},"block_private_addresses":{"type":"boolean"},"host_header_form":{"type":"boolean"}},"required":[]},"tls":{"type":"object","additionalProperties":false,"properties":{"ca_dir":{"type":"string","minLength":1},"upstream_ca_file":{"type":"string","minLength":1}},"required":[]},"limits":{"type":"object","additionalProperties":false,"properties":{"headers_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"request_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"keep_alive_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"max_header_bytes":{"type":"integer","minimum":1024,"maximum":1048576},"max_connections":{"type":"integer","minimum":1,"maximum":1000000},"max_delegate_in_flight":{"type":"integer","minimum":1,"maximum":100000},"shutdown_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"retry_buffer":{"type":["string","integer"],"x-message":"must be a size in bytes or such as 512kb or 1mb"},"body_idle_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"drain_delay":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"timeouts":{"type":"object","additionalProperties":false,"properties":{"passthrough":{"type":"object","additionalProperties":false,"properties":{"connect":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"headers":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"tunnel_connect":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"tunnel_idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"websocket_idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"tls_handshake":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"routes":{"type":["array","null"],"items":{"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9_-]*$","maxLength":64,"x-message":"a route name is lowercase letters, digits, \"_\" and \"-\", starting with a letter or digit (at most 64)"},"match":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535,"x-message":"a port is a whole number from 1 to 65535"},"ports":{"type":"array","minItems":1,"items":{"type":"integer","minimum":1,"maximum":65535,"x-message":"a port is a whole number from 1 to 65535"}},"path":{"type":"string","minLength":1},"paths":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"methods":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z]{1,20}$","x-message":"a method is a word such as GET or POST"}}},"required":[]},"prefix":{"type":"string","minLength":1},"upstream":{"type":"string","minLength":1},"credential":{"type":["string","null"],"pattern":"^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$","maxLength":512,"x-message":"a credential is a vault path such as openai/api-key (letters, digits, \"_.-:@+{}\" and \"/\" between parts)"},"mode":{"enum":["inject","delegate"]},"inject":{"type":"object","additionalProperties":false,"properties":{"header_type":{"enum":["bearer","api_key","basic","custom"]},"header_name":{"type":"string","minLength":1}},"required":[]},"cache_ttl":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"allow_plaintext":{"type":"boolean"},"allow_wildcard_host":{"type":"boolean"},"keep_cookies":{"type":"boolean"},"timeouts":{"type":"object","additionalProperties":false,"properties":{"connect":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"headers":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"max_body":{"type":["string","integer"],"x-message":"must be a size in bytes or such as 512kb or 1mb"},"rate_limit":{"type":"object","additionalProperties":false,"properties":{"requests":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"per":{"enum":["second","minute"]},"burst":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"max_streams":{"type":"integer","minimum":1,"maximum":100000,"x-message":"must be a whole number from 1 to 100000"}}},"retry":{"type":"object","additionalProperties":false,"properties":{"non_idempotent":{"type":"boolean"}},"required":[]},"response_guard":{"enum":["mask","abort","off"]},"keep_forwarding_headers":{"type":"boolean"},"headers":{"type":"object","additionalProperties":false,"properties":{"set":{"type":"object","propertyNames":{"type":"string","pattern":"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$","maxLength":128,"x-message":"a header name is letters, digits and !#$%&'*+.^_`|~- (an RFC 9110 token)"},"additionalProperties":{"type":"string","pattern":"^[\\x20-\\x7e\\t]*$","maxLength":4096,"x-message":"a header value is printable ASCII (no line breaks or control bytes)"}},"remove":{"type":"array","items":{"type":"string","pattern":"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$","maxLength":128,"x-message":"a header name is letters, digits and !#$%&'*+.^_`|~- (an RFC 9110 token)"}}},"required":[]}},"required":["name"]}},"agents":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$","x-message":"an agent name is letters, digits, \"_\", \".\" and \"-\", starting with a letter or digit (at most 64)"},"token_sha256":{"type":"string","pattern":"^[0-9a-fA-F]{64}$","x-message":"must be the sha256 of the proxy token as 64 hex digits (printf %s \"$TOKEN\" | sha256sum), never the token itself"},"vault":{"type":"object","additionalProperties":false,"properties":{"agent":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$","x-message":"an agent name is letters, digits, \"_\", \".\" and \"-\", starting with a letter or digit"},"key_file":{"type":"string","minLength":1},"passphrase_env":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","x-message":"must be the NAME of an environment variable (not the passphrase itself)"}},"required":["agent","key_file"]},"routes":{"type":"array","items":{"type":"string","minLength":1}},"placeholders":{"type":"array","items":{"type":"string","minLength":8,"maxLength":512,"x-message":"a placeholder is a string of 8 to 512 characters (shorter ones would trip on ordinary text)"}},"listen":{"type":"string","minLength":1},"rate_limit":{"type":"object","additionalProperties":false,"properties":{"requests":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"per":{"enum":["second","minute"]},"burst":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"max_streams":{"type":"integer","minimum":1,"maximum":100000,"x-message":"must be a whole number from 1 to 100000"}}}},"required":["name","routes"]}}},"required":["version","vault"]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"version":{"const":1,"x-message":"must be 1 (the only routes.yaml version so far)"},"listen":{"type":"string","minLength":1},"admin":{"type":["string","boolean","null"],"x-message":"must be an address such as 127.0.0.1:9090, or false to disable"},"admin_detail":{"type":"boolean"},"vault":{"type":"object","additionalProperties":false,"properties":{"agent":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$","x-message":"an agent name is letters, digits, \"_\", \".\" and \"-\", starting with a letter or digit"},"socket":{"type":"string","minLength":1},"tcp":{"type":"string","minLength":1},"key_file":{"type":"string","minLength":1},"passphrase_env":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","x-message":"must be the NAME of an environment variable (not the passphrase itself)"},"timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":["agent"]},"egress":{"type":"object","additionalProperties":false,"properties":{"unmatched":{"enum":["deny","passthrough"]},"allow":{"type":"array","items":{"type":"string","minLength":1}},"block_private_addresses":{"type":"boolean"},"host_header_form":{"type":"boolean"},"upstream_proxy":{"type":"string","minLength":1,"x-message":"must be an http:// URL with a port (e.g. http://proxy.corp:3128), or env"},"no_proxy":{"type":"array","items":{"type":"string","minLength":1}},"upstream_proxy_credential":{"type":"string","pattern":"^[A-Za-z0-9_.:@+-]+(/[A-Za-z0-9_.:@+-]+)*$","maxLength":512,"x-message":"must be a vault path such as corp/proxy (letters, digits, \"_.-:@+\" and \"/\" between parts)"},"upstream_proxy_credential_env":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","x-message":"must be the NAME of an environment variable holding user:password (not the value itself)"}},"required":[]},"tls":{"type":"object","additionalProperties":false,"properties":{"ca_dir":{"type":"string","minLength":1},"upstream_ca_file":{"type":"string","minLength":1}},"required":[]},"limits":{"type":"object","additionalProperties":false,"properties":{"headers_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"request_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"keep_alive_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"max_header_bytes":{"type":"integer","minimum":1024,"maximum":1048576},"max_connections":{"type":"integer","minimum":1,"maximum":1000000},"max_delegate_in_flight":{"type":"integer","minimum":1,"maximum":100000},"shutdown_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"retry_buffer":{"type":["string","integer"],"x-message":"must be a size in bytes or such as 512kb or 1mb"},"body_idle_timeout":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"drain_delay":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"timeouts":{"type":"object","additionalProperties":false,"properties":{"passthrough":{"type":"object","additionalProperties":false,"properties":{"connect":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"headers":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"tunnel_connect":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"tunnel_idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"websocket_idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"tls_handshake":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"routes":{"type":["array","null"],"items":{"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9_-]*$","maxLength":64,"x-message":"a route name is lowercase letters, digits, \"_\" and \"-\", starting with a letter or digit (at most 64)"},"match":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535,"x-message":"a port is a whole number from 1 to 65535"},"ports":{"type":"array","minItems":1,"items":{"type":"integer","minimum":1,"maximum":65535,"x-message":"a port is a whole number from 1 to 65535"}},"path":{"type":"string","minLength":1},"paths":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"methods":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z]{1,20}$","x-message":"a method is a word such as GET or POST"}}},"required":[]},"prefix":{"type":"string","minLength":1},"upstream":{"type":"string","minLength":1},"credential":{"type":["string","null"],"pattern":"^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$","maxLength":512,"x-message":"a credential is a vault path such as openai/api-key (letters, digits, \"_.-:@+{}\" and \"/\" between parts)"},"mode":{"enum":["inject","delegate"]},"inject":{"type":"object","additionalProperties":false,"properties":{"header_type":{"enum":["bearer","api_key","basic","custom"]},"header_name":{"type":"string","minLength":1}},"required":[]},"cache_ttl":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"allow_plaintext":{"type":"boolean"},"allow_plaintext_via_proxy":{"type":"boolean"},"allow_wildcard_host":{"type":"boolean"},"keep_cookies":{"type":"boolean"},"timeouts":{"type":"object","additionalProperties":false,"properties":{"connect":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"headers":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"},"idle":{"type":["string","number"],"x-message":"must be a duration such as 500ms, 2s, 1m or 1h"}},"required":[]},"max_body":{"type":["string","integer"],"x-message":"must be a size in bytes or such as 512kb or 1mb"},"rate_limit":{"type":"object","additionalProperties":false,"properties":{"requests":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"per":{"enum":["second","minute"]},"burst":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"max_streams":{"type":"integer","minimum":1,"maximum":100000,"x-message":"must be a whole number from 1 to 100000"}}},"retry":{"type":"object","additionalProperties":false,"properties":{"non_idempotent":{"type":"boolean"}},"required":[]},"response_guard":{"enum":["mask","abort","off"]},"keep_forwarding_headers":{"type":"boolean"},"headers":{"type":"object","additionalProperties":false,"properties":{"set":{"type":"object","propertyNames":{"type":"string","pattern":"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$","maxLength":128,"x-message":"a header name is letters, digits and !#$%&'*+.^_`|~- (an RFC 9110 token)"},"additionalProperties":{"type":"string","pattern":"^[\\x20-\\x7e\\t]*$","maxLength":4096,"x-message":"a header value is printable ASCII (no line breaks or control bytes)"}},"remove":{"type":"array","items":{"type":"string","pattern":"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$","maxLength":128,"x-message":"a header name is letters, digits and !#$%&'*+.^_`|~- (an RFC 9110 token)"}}},"required":[]}},"required":["name"]}},"agents":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$","x-message":"an agent name is letters, digits, \"_\", \".\" and \"-\", starting with a letter or digit (at most 64)"},"token_sha256":{"type":"string","pattern":"^[0-9a-fA-F]{64}$","x-message":"must be the sha256 of the proxy token as 64 hex digits (printf %s \"$TOKEN\" | sha256sum), never the token itself"},"vault":{"type":"object","additionalProperties":false,"properties":{"agent":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$","x-message":"an agent name is letters, digits, \"_\", \".\" and \"-\", starting with a letter or digit"},"key_file":{"type":"string","minLength":1},"passphrase_env":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","x-message":"must be the NAME of an environment variable (not the passphrase itself)"}},"required":["agent","key_file"]},"routes":{"type":"array","items":{"type":"string","minLength":1}},"placeholders":{"type":"array","items":{"type":"string","minLength":8,"maxLength":512,"x-message":"a placeholder is a string of 8 to 512 characters (shorter ones would trip on ordinary text)"}},"listen":{"type":"string","minLength":1},"rate_limit":{"type":"object","additionalProperties":false,"properties":{"requests":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"per":{"enum":["second","minute"]},"burst":{"type":"integer","minimum":1,"maximum":1000000,"x-message":"must be a whole number from 1 to 1000000"},"max_streams":{"type":"integer","minimum":1,"maximum":100000,"x-message":"must be a whole number from 1 to 100000"}}}},"required":["name","routes"]}}},"required":["version","vault"]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = helper0.default;
 const pattern0 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$", "u");
 const pattern1 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const pattern2 = new RegExp("^[a-z0-9][a-z0-9_-]*$", "u");
-const pattern3 = new RegExp("^[A-Za-z]{1,20}$", "u");
-const pattern4 = new RegExp("^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$", "u");
-const pattern5 = new RegExp("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "u");
-const pattern6 = new RegExp("^[\\x20-\\x7e\\t]*$", "u");
-const pattern8 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "u");
-const pattern9 = new RegExp("^[0-9a-fA-F]{64}$", "u");
+const pattern2 = new RegExp("^[A-Za-z0-9_.:@+-]+(/[A-Za-z0-9_.:@+-]+)*$", "u");
+const pattern4 = new RegExp("^[a-z0-9][a-z0-9_-]*$", "u");
+const pattern5 = new RegExp("^[A-Za-z]{1,20}$", "u");
+const pattern6 = new RegExp("^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$", "u");
+const pattern7 = new RegExp("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "u");
+const pattern8 = new RegExp("^[\\x20-\\x7e\\t]*$", "u");
+const pattern10 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "u");
+const pattern11 = new RegExp("^[0-9a-fA-F]{64}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -298,7 +299,7 @@ if(data.egress !== undefined){
 let data11 = data.egress;
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 for(const key2 in data11){
-if(!((((key2 === "unmatched") || (key2 === "allow")) || (key2 === "block_private_addresses")) || (key2 === "host_header_form"))){
+if(!((((((((key2 === "unmatched") || (key2 === "allow")) || (key2 === "block_private_addresses")) || (key2 === "host_header_form")) || (key2 === "upstream_proxy")) || (key2 === "no_proxy")) || (key2 === "upstream_proxy_credential")) || (key2 === "upstream_proxy_credential_env"))){
 const err22 = {instancePath:instancePath+"/egress",schemaPath:"#/properties/egress/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.egress,data:data11};
 if(vErrors === null){
 vErrors = [err22];
@@ -389,9 +390,11 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/egress",schemaPath:"#/properties/egress/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.egress.type,parentSchema:schema11.properties.egress,data:data11};
+if(data11.upstream_proxy !== undefined){
+let data17 = data11.upstream_proxy;
+if(typeof data17 === "string"){
+if(func3(data17) < 1){
+const err29 = {instancePath:instancePath+"/egress/upstream_proxy",schemaPath:"#/properties/egress/properties/upstream_proxy/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.egress.properties.upstream_proxy,data:data17};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -401,12 +404,8 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.tls !== undefined){
-let data17 = data.tls;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-for(const key3 in data17){
-if(!((key3 === "ca_dir") || (key3 === "upstream_ca_file"))){
-const err30 = {instancePath:instancePath+"/tls",schemaPath:"#/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.tls,data:data17};
+else {
+const err30 = {instancePath:instancePath+"/egress/upstream_proxy",schemaPath:"#/properties/egress/properties/upstream_proxy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.egress.properties.upstream_proxy.type,parentSchema:schema11.properties.egress.properties.upstream_proxy,data:data17};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -416,11 +415,15 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data17.ca_dir !== undefined){
-let data18 = data17.ca_dir;
-if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err31 = {instancePath:instancePath+"/tls/ca_dir",schemaPath:"#/properties/tls/properties/ca_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.tls.properties.ca_dir,data:data18};
+if(data11.no_proxy !== undefined){
+let data18 = data11.no_proxy;
+if(Array.isArray(data18)){
+const len1 = data18.length;
+for(let i1=0; i1<len1; i1++){
+let data19 = data18[i1];
+if(typeof data19 === "string"){
+if(func3(data19) < 1){
+const err31 = {instancePath:instancePath+"/egress/no_proxy/" + i1,schemaPath:"#/properties/egress/properties/no_proxy/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.egress.properties.no_proxy.items,data:data19};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -431,7 +434,7 @@ errors++;
 }
 }
 else {
-const err32 = {instancePath:instancePath+"/tls/ca_dir",schemaPath:"#/properties/tls/properties/ca_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tls.properties.ca_dir.type,parentSchema:schema11.properties.tls.properties.ca_dir,data:data18};
+const err32 = {instancePath:instancePath+"/egress/no_proxy/" + i1,schemaPath:"#/properties/egress/properties/no_proxy/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.egress.properties.no_proxy.items.type,parentSchema:schema11.properties.egress.properties.no_proxy.items,data:data19};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -441,11 +444,9 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data17.upstream_ca_file !== undefined){
-let data19 = data17.upstream_ca_file;
-if(typeof data19 === "string"){
-if(func3(data19) < 1){
-const err33 = {instancePath:instancePath+"/tls/upstream_ca_file",schemaPath:"#/properties/tls/properties/upstream_ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.tls.properties.upstream_ca_file,data:data19};
+}
+else {
+const err33 = {instancePath:instancePath+"/egress/no_proxy",schemaPath:"#/properties/egress/properties/no_proxy/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.egress.properties.no_proxy.type,parentSchema:schema11.properties.egress.properties.no_proxy,data:data18};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -455,8 +456,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/tls/upstream_ca_file",schemaPath:"#/properties/tls/properties/upstream_ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tls.properties.upstream_ca_file.type,parentSchema:schema11.properties.tls.properties.upstream_ca_file,data:data19};
+if(data11.upstream_proxy_credential !== undefined){
+let data20 = data11.upstream_proxy_credential;
+if(typeof data20 === "string"){
+if(func3(data20) > 512){
+const err34 = {instancePath:instancePath+"/egress/upstream_proxy_credential",schemaPath:"#/properties/egress/properties/upstream_proxy_credential/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters",schema:512,parentSchema:schema11.properties.egress.properties.upstream_proxy_credential,data:data20};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -465,10 +469,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/tls",schemaPath:"#/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.tls.type,parentSchema:schema11.properties.tls,data:data17};
+if(!pattern2.test(data20)){
+const err35 = {instancePath:instancePath+"/egress/upstream_proxy_credential",schemaPath:"#/properties/egress/properties/upstream_proxy_credential/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@+-]+(/[A-Za-z0-9_.:@+-]+)*$"},message:"must match pattern \""+"^[A-Za-z0-9_.:@+-]+(/[A-Za-z0-9_.:@+-]+)*$"+"\"",schema:"^[A-Za-z0-9_.:@+-]+(/[A-Za-z0-9_.:@+-]+)*$",parentSchema:schema11.properties.egress.properties.upstream_proxy_credential,data:data20};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -478,12 +480,8 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data.limits !== undefined){
-let data20 = data.limits;
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-for(const key4 in data20){
-if(!(func2.call(schema11.properties.limits.properties, key4))){
-const err36 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.limits,data:data20};
+else {
+const err36 = {instancePath:instancePath+"/egress/upstream_proxy_credential",schemaPath:"#/properties/egress/properties/upstream_proxy_credential/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.egress.properties.upstream_proxy_credential.type,parentSchema:schema11.properties.egress.properties.upstream_proxy_credential,data:data20};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -493,10 +491,11 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data20.headers_timeout !== undefined){
-let data21 = data20.headers_timeout;
-if((typeof data21 !== "string") && (!((typeof data21 == "number") && (isFinite(data21))))){
-const err37 = {instancePath:instancePath+"/limits/headers_timeout",schemaPath:"#/properties/limits/properties/headers_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.headers_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.headers_timeout.type,parentSchema:schema11.properties.limits.properties.headers_timeout,data:data21};
+if(data11.upstream_proxy_credential_env !== undefined){
+let data21 = data11.upstream_proxy_credential_env;
+if(typeof data21 === "string"){
+if(!pattern1.test(data21)){
+const err37 = {instancePath:instancePath+"/egress/upstream_proxy_credential_env",schemaPath:"#/properties/egress/properties/upstream_proxy_credential_env/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.egress.properties.upstream_proxy_credential_env,data:data21};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -506,10 +505,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data20.request_timeout !== undefined){
-let data22 = data20.request_timeout;
-if((typeof data22 !== "string") && (!((typeof data22 == "number") && (isFinite(data22))))){
-const err38 = {instancePath:instancePath+"/limits/request_timeout",schemaPath:"#/properties/limits/properties/request_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.request_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.request_timeout.type,parentSchema:schema11.properties.limits.properties.request_timeout,data:data22};
+else {
+const err38 = {instancePath:instancePath+"/egress/upstream_proxy_credential_env",schemaPath:"#/properties/egress/properties/upstream_proxy_credential_env/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.egress.properties.upstream_proxy_credential_env.type,parentSchema:schema11.properties.egress.properties.upstream_proxy_credential_env,data:data21};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -519,10 +516,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data20.keep_alive_timeout !== undefined){
-let data23 = data20.keep_alive_timeout;
-if((typeof data23 !== "string") && (!((typeof data23 == "number") && (isFinite(data23))))){
-const err39 = {instancePath:instancePath+"/limits/keep_alive_timeout",schemaPath:"#/properties/limits/properties/keep_alive_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.keep_alive_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.keep_alive_timeout.type,parentSchema:schema11.properties.limits.properties.keep_alive_timeout,data:data23};
+}
+else {
+const err39 = {instancePath:instancePath+"/egress",schemaPath:"#/properties/egress/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.egress.type,parentSchema:schema11.properties.egress,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -532,10 +528,12 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data20.max_header_bytes !== undefined){
-let data24 = data20.max_header_bytes;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err40 = {instancePath:instancePath+"/limits/max_header_bytes",schemaPath:"#/properties/limits/properties/max_header_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.limits.properties.max_header_bytes.type,parentSchema:schema11.properties.limits.properties.max_header_bytes,data:data24};
+if(data.tls !== undefined){
+let data22 = data.tls;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+for(const key3 in data22){
+if(!((key3 === "ca_dir") || (key3 === "upstream_ca_file"))){
+const err40 = {instancePath:instancePath+"/tls",schemaPath:"#/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.tls,data:data22};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -544,9 +542,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 1048576 || isNaN(data24)){
-const err41 = {instancePath:instancePath+"/limits/max_header_bytes",schemaPath:"#/properties/limits/properties/max_header_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576",schema:1048576,parentSchema:schema11.properties.limits.properties.max_header_bytes,data:data24};
+}
+if(data22.ca_dir !== undefined){
+let data23 = data22.ca_dir;
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err41 = {instancePath:instancePath+"/tls/ca_dir",schemaPath:"#/properties/tls/properties/ca_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.tls.properties.ca_dir,data:data23};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -555,8 +556,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data24 < 1024 || isNaN(data24)){
-const err42 = {instancePath:instancePath+"/limits/max_header_bytes",schemaPath:"#/properties/limits/properties/max_header_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.limits.properties.max_header_bytes,data:data24};
+}
+else {
+const err42 = {instancePath:instancePath+"/tls/ca_dir",schemaPath:"#/properties/tls/properties/ca_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tls.properties.ca_dir.type,parentSchema:schema11.properties.tls.properties.ca_dir,data:data23};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -566,11 +568,11 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-if(data20.max_connections !== undefined){
-let data25 = data20.max_connections;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err43 = {instancePath:instancePath+"/limits/max_connections",schemaPath:"#/properties/limits/properties/max_connections/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.limits.properties.max_connections.type,parentSchema:schema11.properties.limits.properties.max_connections,data:data25};
+if(data22.upstream_ca_file !== undefined){
+let data24 = data22.upstream_ca_file;
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err43 = {instancePath:instancePath+"/tls/upstream_ca_file",schemaPath:"#/properties/tls/properties/upstream_ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.tls.properties.upstream_ca_file,data:data24};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -579,9 +581,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 1000000 || isNaN(data25)){
-const err44 = {instancePath:instancePath+"/limits/max_connections",schemaPath:"#/properties/limits/properties/max_connections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.limits.properties.max_connections,data:data25};
+}
+else {
+const err44 = {instancePath:instancePath+"/tls/upstream_ca_file",schemaPath:"#/properties/tls/properties/upstream_ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tls.properties.upstream_ca_file.type,parentSchema:schema11.properties.tls.properties.upstream_ca_file,data:data24};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -590,8 +592,10 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data25 < 1 || isNaN(data25)){
-const err45 = {instancePath:instancePath+"/limits/max_connections",schemaPath:"#/properties/limits/properties/max_connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.limits.properties.max_connections,data:data25};
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/tls",schemaPath:"#/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.tls.type,parentSchema:schema11.properties.tls,data:data22};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -601,11 +605,12 @@ vErrors.push(err45);
 errors++;
 }
 }
-}
-if(data20.max_delegate_in_flight !== undefined){
-let data26 = data20.max_delegate_in_flight;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err46 = {instancePath:instancePath+"/limits/max_delegate_in_flight",schemaPath:"#/properties/limits/properties/max_delegate_in_flight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.limits.properties.max_delegate_in_flight.type,parentSchema:schema11.properties.limits.properties.max_delegate_in_flight,data:data26};
+if(data.limits !== undefined){
+let data25 = data.limits;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+for(const key4 in data25){
+if(!(func2.call(schema11.properties.limits.properties, key4))){
+const err46 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.limits,data:data25};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -614,9 +619,11 @@ vErrors.push(err46);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 100000 || isNaN(data26)){
-const err47 = {instancePath:instancePath+"/limits/max_delegate_in_flight",schemaPath:"#/properties/limits/properties/max_delegate_in_flight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.limits.properties.max_delegate_in_flight,data:data26};
+}
+if(data25.headers_timeout !== undefined){
+let data26 = data25.headers_timeout;
+if((typeof data26 !== "string") && (!((typeof data26 == "number") && (isFinite(data26))))){
+const err47 = {instancePath:instancePath+"/limits/headers_timeout",schemaPath:"#/properties/limits/properties/headers_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.headers_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.headers_timeout.type,parentSchema:schema11.properties.limits.properties.headers_timeout,data:data26};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -625,8 +632,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data26 < 1 || isNaN(data26)){
-const err48 = {instancePath:instancePath+"/limits/max_delegate_in_flight",schemaPath:"#/properties/limits/properties/max_delegate_in_flight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.limits.properties.max_delegate_in_flight,data:data26};
+}
+if(data25.request_timeout !== undefined){
+let data27 = data25.request_timeout;
+if((typeof data27 !== "string") && (!((typeof data27 == "number") && (isFinite(data27))))){
+const err48 = {instancePath:instancePath+"/limits/request_timeout",schemaPath:"#/properties/limits/properties/request_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.request_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.request_timeout.type,parentSchema:schema11.properties.limits.properties.request_timeout,data:data27};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -636,11 +646,10 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-if(data20.shutdown_timeout !== undefined){
-let data27 = data20.shutdown_timeout;
-if((typeof data27 !== "string") && (!((typeof data27 == "number") && (isFinite(data27))))){
-const err49 = {instancePath:instancePath+"/limits/shutdown_timeout",schemaPath:"#/properties/limits/properties/shutdown_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.shutdown_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.shutdown_timeout.type,parentSchema:schema11.properties.limits.properties.shutdown_timeout,data:data27};
+if(data25.keep_alive_timeout !== undefined){
+let data28 = data25.keep_alive_timeout;
+if((typeof data28 !== "string") && (!((typeof data28 == "number") && (isFinite(data28))))){
+const err49 = {instancePath:instancePath+"/limits/keep_alive_timeout",schemaPath:"#/properties/limits/properties/keep_alive_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.keep_alive_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.keep_alive_timeout.type,parentSchema:schema11.properties.limits.properties.keep_alive_timeout,data:data28};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -650,10 +659,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data20.retry_buffer !== undefined){
-let data28 = data20.retry_buffer;
-if((typeof data28 !== "string") && (!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28))))){
-const err50 = {instancePath:instancePath+"/limits/retry_buffer",schemaPath:"#/properties/limits/properties/retry_buffer/type",keyword:"type",params:{type: schema11.properties.limits.properties.retry_buffer.type},message:"must be string,integer",schema:schema11.properties.limits.properties.retry_buffer.type,parentSchema:schema11.properties.limits.properties.retry_buffer,data:data28};
+if(data25.max_header_bytes !== undefined){
+let data29 = data25.max_header_bytes;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err50 = {instancePath:instancePath+"/limits/max_header_bytes",schemaPath:"#/properties/limits/properties/max_header_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.limits.properties.max_header_bytes.type,parentSchema:schema11.properties.limits.properties.max_header_bytes,data:data29};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -662,11 +671,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-if(data20.body_idle_timeout !== undefined){
-let data29 = data20.body_idle_timeout;
-if((typeof data29 !== "string") && (!((typeof data29 == "number") && (isFinite(data29))))){
-const err51 = {instancePath:instancePath+"/limits/body_idle_timeout",schemaPath:"#/properties/limits/properties/body_idle_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.body_idle_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.body_idle_timeout.type,parentSchema:schema11.properties.limits.properties.body_idle_timeout,data:data29};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 1048576 || isNaN(data29)){
+const err51 = {instancePath:instancePath+"/limits/max_header_bytes",schemaPath:"#/properties/limits/properties/max_header_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576",schema:1048576,parentSchema:schema11.properties.limits.properties.max_header_bytes,data:data29};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -675,11 +682,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-if(data20.drain_delay !== undefined){
-let data30 = data20.drain_delay;
-if((typeof data30 !== "string") && (!((typeof data30 == "number") && (isFinite(data30))))){
-const err52 = {instancePath:instancePath+"/limits/drain_delay",schemaPath:"#/properties/limits/properties/drain_delay/type",keyword:"type",params:{type: schema11.properties.limits.properties.drain_delay.type},message:"must be string,number",schema:schema11.properties.limits.properties.drain_delay.type,parentSchema:schema11.properties.limits.properties.drain_delay,data:data30};
+if(data29 < 1024 || isNaN(data29)){
+const err52 = {instancePath:instancePath+"/limits/max_header_bytes",schemaPath:"#/properties/limits/properties/max_header_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.limits.properties.max_header_bytes,data:data29};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -690,8 +694,10 @@ errors++;
 }
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.limits.type,parentSchema:schema11.properties.limits,data:data20};
+if(data25.max_connections !== undefined){
+let data30 = data25.max_connections;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err53 = {instancePath:instancePath+"/limits/max_connections",schemaPath:"#/properties/limits/properties/max_connections/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.limits.properties.max_connections.type,parentSchema:schema11.properties.limits.properties.max_connections,data:data30};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -700,13 +706,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data.timeouts !== undefined){
-let data31 = data.timeouts;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-for(const key5 in data31){
-if(!(((((key5 === "passthrough") || (key5 === "tunnel_connect")) || (key5 === "tunnel_idle")) || (key5 === "websocket_idle")) || (key5 === "tls_handshake"))){
-const err54 = {instancePath:instancePath+"/timeouts",schemaPath:"#/properties/timeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.timeouts,data:data31};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 1000000 || isNaN(data30)){
+const err54 = {instancePath:instancePath+"/limits/max_connections",schemaPath:"#/properties/limits/properties/max_connections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.limits.properties.max_connections,data:data30};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -715,13 +717,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-if(data31.passthrough !== undefined){
-let data32 = data31.passthrough;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key6 in data32){
-if(!(((key6 === "connect") || (key6 === "headers")) || (key6 === "idle"))){
-const err55 = {instancePath:instancePath+"/timeouts/passthrough",schemaPath:"#/properties/timeouts/properties/passthrough/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.timeouts.properties.passthrough,data:data32};
+if(data30 < 1 || isNaN(data30)){
+const err55 = {instancePath:instancePath+"/limits/max_connections",schemaPath:"#/properties/limits/properties/max_connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.limits.properties.max_connections,data:data30};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -731,10 +728,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data32.connect !== undefined){
-let data33 = data32.connect;
-if((typeof data33 !== "string") && (!((typeof data33 == "number") && (isFinite(data33))))){
-const err56 = {instancePath:instancePath+"/timeouts/passthrough/connect",schemaPath:"#/properties/timeouts/properties/passthrough/properties/connect/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.passthrough.properties.connect.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.passthrough.properties.connect.type,parentSchema:schema11.properties.timeouts.properties.passthrough.properties.connect,data:data33};
+}
+if(data25.max_delegate_in_flight !== undefined){
+let data31 = data25.max_delegate_in_flight;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err56 = {instancePath:instancePath+"/limits/max_delegate_in_flight",schemaPath:"#/properties/limits/properties/max_delegate_in_flight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.limits.properties.max_delegate_in_flight.type,parentSchema:schema11.properties.limits.properties.max_delegate_in_flight,data:data31};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -743,11 +741,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-if(data32.headers !== undefined){
-let data34 = data32.headers;
-if((typeof data34 !== "string") && (!((typeof data34 == "number") && (isFinite(data34))))){
-const err57 = {instancePath:instancePath+"/timeouts/passthrough/headers",schemaPath:"#/properties/timeouts/properties/passthrough/properties/headers/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.passthrough.properties.headers.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.passthrough.properties.headers.type,parentSchema:schema11.properties.timeouts.properties.passthrough.properties.headers,data:data34};
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 100000 || isNaN(data31)){
+const err57 = {instancePath:instancePath+"/limits/max_delegate_in_flight",schemaPath:"#/properties/limits/properties/max_delegate_in_flight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.limits.properties.max_delegate_in_flight,data:data31};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -756,11 +752,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data32.idle !== undefined){
-let data35 = data32.idle;
-if((typeof data35 !== "string") && (!((typeof data35 == "number") && (isFinite(data35))))){
-const err58 = {instancePath:instancePath+"/timeouts/passthrough/idle",schemaPath:"#/properties/timeouts/properties/passthrough/properties/idle/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.passthrough.properties.idle.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.passthrough.properties.idle.type,parentSchema:schema11.properties.timeouts.properties.passthrough.properties.idle,data:data35};
+if(data31 < 1 || isNaN(data31)){
+const err58 = {instancePath:instancePath+"/limits/max_delegate_in_flight",schemaPath:"#/properties/limits/properties/max_delegate_in_flight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.limits.properties.max_delegate_in_flight,data:data31};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -771,8 +764,10 @@ errors++;
 }
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/timeouts/passthrough",schemaPath:"#/properties/timeouts/properties/passthrough/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.timeouts.properties.passthrough.type,parentSchema:schema11.properties.timeouts.properties.passthrough,data:data32};
+if(data25.shutdown_timeout !== undefined){
+let data32 = data25.shutdown_timeout;
+if((typeof data32 !== "string") && (!((typeof data32 == "number") && (isFinite(data32))))){
+const err59 = {instancePath:instancePath+"/limits/shutdown_timeout",schemaPath:"#/properties/limits/properties/shutdown_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.shutdown_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.shutdown_timeout.type,parentSchema:schema11.properties.limits.properties.shutdown_timeout,data:data32};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -782,10 +777,10 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data31.tunnel_connect !== undefined){
-let data36 = data31.tunnel_connect;
-if((typeof data36 !== "string") && (!((typeof data36 == "number") && (isFinite(data36))))){
-const err60 = {instancePath:instancePath+"/timeouts/tunnel_connect",schemaPath:"#/properties/timeouts/properties/tunnel_connect/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.tunnel_connect.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.tunnel_connect.type,parentSchema:schema11.properties.timeouts.properties.tunnel_connect,data:data36};
+if(data25.retry_buffer !== undefined){
+let data33 = data25.retry_buffer;
+if((typeof data33 !== "string") && (!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33))))){
+const err60 = {instancePath:instancePath+"/limits/retry_buffer",schemaPath:"#/properties/limits/properties/retry_buffer/type",keyword:"type",params:{type: schema11.properties.limits.properties.retry_buffer.type},message:"must be string,integer",schema:schema11.properties.limits.properties.retry_buffer.type,parentSchema:schema11.properties.limits.properties.retry_buffer,data:data33};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -795,10 +790,10 @@ vErrors.push(err60);
 errors++;
 }
 }
-if(data31.tunnel_idle !== undefined){
-let data37 = data31.tunnel_idle;
-if((typeof data37 !== "string") && (!((typeof data37 == "number") && (isFinite(data37))))){
-const err61 = {instancePath:instancePath+"/timeouts/tunnel_idle",schemaPath:"#/properties/timeouts/properties/tunnel_idle/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.tunnel_idle.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.tunnel_idle.type,parentSchema:schema11.properties.timeouts.properties.tunnel_idle,data:data37};
+if(data25.body_idle_timeout !== undefined){
+let data34 = data25.body_idle_timeout;
+if((typeof data34 !== "string") && (!((typeof data34 == "number") && (isFinite(data34))))){
+const err61 = {instancePath:instancePath+"/limits/body_idle_timeout",schemaPath:"#/properties/limits/properties/body_idle_timeout/type",keyword:"type",params:{type: schema11.properties.limits.properties.body_idle_timeout.type},message:"must be string,number",schema:schema11.properties.limits.properties.body_idle_timeout.type,parentSchema:schema11.properties.limits.properties.body_idle_timeout,data:data34};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -808,10 +803,10 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data31.websocket_idle !== undefined){
-let data38 = data31.websocket_idle;
-if((typeof data38 !== "string") && (!((typeof data38 == "number") && (isFinite(data38))))){
-const err62 = {instancePath:instancePath+"/timeouts/websocket_idle",schemaPath:"#/properties/timeouts/properties/websocket_idle/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.websocket_idle.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.websocket_idle.type,parentSchema:schema11.properties.timeouts.properties.websocket_idle,data:data38};
+if(data25.drain_delay !== undefined){
+let data35 = data25.drain_delay;
+if((typeof data35 !== "string") && (!((typeof data35 == "number") && (isFinite(data35))))){
+const err62 = {instancePath:instancePath+"/limits/drain_delay",schemaPath:"#/properties/limits/properties/drain_delay/type",keyword:"type",params:{type: schema11.properties.limits.properties.drain_delay.type},message:"must be string,number",schema:schema11.properties.limits.properties.drain_delay.type,parentSchema:schema11.properties.limits.properties.drain_delay,data:data35};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -821,10 +816,9 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data31.tls_handshake !== undefined){
-let data39 = data31.tls_handshake;
-if((typeof data39 !== "string") && (!((typeof data39 == "number") && (isFinite(data39))))){
-const err63 = {instancePath:instancePath+"/timeouts/tls_handshake",schemaPath:"#/properties/timeouts/properties/tls_handshake/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.tls_handshake.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.tls_handshake.type,parentSchema:schema11.properties.timeouts.properties.tls_handshake,data:data39};
+}
+else {
+const err63 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.limits.type,parentSchema:schema11.properties.limits,data:data25};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -834,9 +828,12 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/timeouts",schemaPath:"#/properties/timeouts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.timeouts.type,parentSchema:schema11.properties.timeouts,data:data31};
+if(data.timeouts !== undefined){
+let data36 = data.timeouts;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+for(const key5 in data36){
+if(!(((((key5 === "passthrough") || (key5 === "tunnel_connect")) || (key5 === "tunnel_idle")) || (key5 === "websocket_idle")) || (key5 === "tls_handshake"))){
+const err64 = {instancePath:instancePath+"/timeouts",schemaPath:"#/properties/timeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.timeouts,data:data36};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -846,10 +843,12 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data.routes !== undefined){
-let data40 = data.routes;
-if((!(Array.isArray(data40))) && (data40 !== null)){
-const err65 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/type",keyword:"type",params:{type: schema11.properties.routes.type},message:"must be array,null",schema:schema11.properties.routes.type,parentSchema:schema11.properties.routes,data:data40};
+if(data36.passthrough !== undefined){
+let data37 = data36.passthrough;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+for(const key6 in data37){
+if(!(((key6 === "connect") || (key6 === "headers")) || (key6 === "idle"))){
+const err65 = {instancePath:instancePath+"/timeouts/passthrough",schemaPath:"#/properties/timeouts/properties/passthrough/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.timeouts.properties.passthrough,data:data37};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -858,13 +857,11 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(Array.isArray(data40)){
-const len1 = data40.length;
-for(let i1=0; i1<len1; i1++){
-let data41 = data40[i1];
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-if(data41.name === undefined){
-const err66 = {instancePath:instancePath+"/routes/" + i1,schemaPath:"#/properties/routes/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.routes.items.required,parentSchema:schema11.properties.routes.items,data:data41};
+}
+if(data37.connect !== undefined){
+let data38 = data37.connect;
+if((typeof data38 !== "string") && (!((typeof data38 == "number") && (isFinite(data38))))){
+const err66 = {instancePath:instancePath+"/timeouts/passthrough/connect",schemaPath:"#/properties/timeouts/properties/passthrough/properties/connect/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.passthrough.properties.connect.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.passthrough.properties.connect.type,parentSchema:schema11.properties.timeouts.properties.passthrough.properties.connect,data:data38};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -873,9 +870,11 @@ vErrors.push(err66);
 }
 errors++;
 }
-for(const key7 in data41){
-if(!(func2.call(schema11.properties.routes.items.properties, key7))){
-const err67 = {instancePath:instancePath+"/routes/" + i1,schemaPath:"#/properties/routes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items,data:data41};
+}
+if(data37.headers !== undefined){
+let data39 = data37.headers;
+if((typeof data39 !== "string") && (!((typeof data39 == "number") && (isFinite(data39))))){
+const err67 = {instancePath:instancePath+"/timeouts/passthrough/headers",schemaPath:"#/properties/timeouts/properties/passthrough/properties/headers/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.passthrough.properties.headers.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.passthrough.properties.headers.type,parentSchema:schema11.properties.timeouts.properties.passthrough.properties.headers,data:data39};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -885,11 +884,10 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data41.name !== undefined){
-let data42 = data41.name;
-if(typeof data42 === "string"){
-if(func3(data42) > 64){
-const err68 = {instancePath:instancePath+"/routes/" + i1+"/name",schemaPath:"#/properties/routes/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.routes.items.properties.name,data:data42};
+if(data37.idle !== undefined){
+let data40 = data37.idle;
+if((typeof data40 !== "string") && (!((typeof data40 == "number") && (isFinite(data40))))){
+const err68 = {instancePath:instancePath+"/timeouts/passthrough/idle",schemaPath:"#/properties/timeouts/properties/passthrough/properties/idle/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.passthrough.properties.idle.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.passthrough.properties.idle.type,parentSchema:schema11.properties.timeouts.properties.passthrough.properties.idle,data:data40};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -898,8 +896,10 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(!pattern2.test(data42)){
-const err69 = {instancePath:instancePath+"/routes/" + i1+"/name",schemaPath:"#/properties/routes/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]*$"+"\"",schema:"^[a-z0-9][a-z0-9_-]*$",parentSchema:schema11.properties.routes.items.properties.name,data:data42};
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/timeouts/passthrough",schemaPath:"#/properties/timeouts/properties/passthrough/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.timeouts.properties.passthrough.type,parentSchema:schema11.properties.timeouts.properties.passthrough,data:data37};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -909,8 +909,10 @@ vErrors.push(err69);
 errors++;
 }
 }
-else {
-const err70 = {instancePath:instancePath+"/routes/" + i1+"/name",schemaPath:"#/properties/routes/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.name.type,parentSchema:schema11.properties.routes.items.properties.name,data:data42};
+if(data36.tunnel_connect !== undefined){
+let data41 = data36.tunnel_connect;
+if((typeof data41 !== "string") && (!((typeof data41 == "number") && (isFinite(data41))))){
+const err70 = {instancePath:instancePath+"/timeouts/tunnel_connect",schemaPath:"#/properties/timeouts/properties/tunnel_connect/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.tunnel_connect.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.tunnel_connect.type,parentSchema:schema11.properties.timeouts.properties.tunnel_connect,data:data41};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -920,12 +922,10 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data41.match !== undefined){
-let data43 = data41.match;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-for(const key8 in data43){
-if(!((((((key8 === "host") || (key8 === "port")) || (key8 === "ports")) || (key8 === "path")) || (key8 === "paths")) || (key8 === "methods"))){
-const err71 = {instancePath:instancePath+"/routes/" + i1+"/match",schemaPath:"#/properties/routes/items/properties/match/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.match,data:data43};
+if(data36.tunnel_idle !== undefined){
+let data42 = data36.tunnel_idle;
+if((typeof data42 !== "string") && (!((typeof data42 == "number") && (isFinite(data42))))){
+const err71 = {instancePath:instancePath+"/timeouts/tunnel_idle",schemaPath:"#/properties/timeouts/properties/tunnel_idle/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.tunnel_idle.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.tunnel_idle.type,parentSchema:schema11.properties.timeouts.properties.tunnel_idle,data:data42};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -935,11 +935,10 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data43.host !== undefined){
-let data44 = data43.host;
-if(typeof data44 === "string"){
-if(func3(data44) < 1){
-const err72 = {instancePath:instancePath+"/routes/" + i1+"/match/host",schemaPath:"#/properties/routes/items/properties/match/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.host,data:data44};
+if(data36.websocket_idle !== undefined){
+let data43 = data36.websocket_idle;
+if((typeof data43 !== "string") && (!((typeof data43 == "number") && (isFinite(data43))))){
+const err72 = {instancePath:instancePath+"/timeouts/websocket_idle",schemaPath:"#/properties/timeouts/properties/websocket_idle/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.websocket_idle.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.websocket_idle.type,parentSchema:schema11.properties.timeouts.properties.websocket_idle,data:data43};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -949,8 +948,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-else {
-const err73 = {instancePath:instancePath+"/routes/" + i1+"/match/host",schemaPath:"#/properties/routes/items/properties/match/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.host.type,parentSchema:schema11.properties.routes.items.properties.match.properties.host,data:data44};
+if(data36.tls_handshake !== undefined){
+let data44 = data36.tls_handshake;
+if((typeof data44 !== "string") && (!((typeof data44 == "number") && (isFinite(data44))))){
+const err73 = {instancePath:instancePath+"/timeouts/tls_handshake",schemaPath:"#/properties/timeouts/properties/tls_handshake/type",keyword:"type",params:{type: schema11.properties.timeouts.properties.tls_handshake.type},message:"must be string,number",schema:schema11.properties.timeouts.properties.tls_handshake.type,parentSchema:schema11.properties.timeouts.properties.tls_handshake,data:data44};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -960,10 +961,9 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data43.port !== undefined){
-let data45 = data43.port;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err74 = {instancePath:instancePath+"/routes/" + i1+"/match/port",schemaPath:"#/properties/routes/items/properties/match/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.match.properties.port.type,parentSchema:schema11.properties.routes.items.properties.match.properties.port,data:data45};
+}
+else {
+const err74 = {instancePath:instancePath+"/timeouts",schemaPath:"#/properties/timeouts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.timeouts.type,parentSchema:schema11.properties.timeouts,data:data36};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -972,9 +972,11 @@ vErrors.push(err74);
 }
 errors++;
 }
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 65535 || isNaN(data45)){
-const err75 = {instancePath:instancePath+"/routes/" + i1+"/match/port",schemaPath:"#/properties/routes/items/properties/match/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.routes.items.properties.match.properties.port,data:data45};
+}
+if(data.routes !== undefined){
+let data45 = data.routes;
+if((!(Array.isArray(data45))) && (data45 !== null)){
+const err75 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/type",keyword:"type",params:{type: schema11.properties.routes.type},message:"must be array,null",schema:schema11.properties.routes.type,parentSchema:schema11.properties.routes,data:data45};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -983,8 +985,13 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data45 < 1 || isNaN(data45)){
-const err76 = {instancePath:instancePath+"/routes/" + i1+"/match/port",schemaPath:"#/properties/routes/items/properties/match/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.port,data:data45};
+if(Array.isArray(data45)){
+const len2 = data45.length;
+for(let i2=0; i2<len2; i2++){
+let data46 = data45[i2];
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.name === undefined){
+const err76 = {instancePath:instancePath+"/routes/" + i2,schemaPath:"#/properties/routes/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.routes.items.required,parentSchema:schema11.properties.routes.items,data:data46};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -993,13 +1000,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-if(data43.ports !== undefined){
-let data46 = data43.ports;
-if(Array.isArray(data46)){
-if(data46.length < 1){
-const err77 = {instancePath:instancePath+"/routes/" + i1+"/match/ports",schemaPath:"#/properties/routes/items/properties/match/properties/ports/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.ports,data:data46};
+for(const key7 in data46){
+if(!(func2.call(schema11.properties.routes.items.properties, key7))){
+const err77 = {instancePath:instancePath+"/routes/" + i2,schemaPath:"#/properties/routes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items,data:data46};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1008,11 +1011,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-const len2 = data46.length;
-for(let i2=0; i2<len2; i2++){
-let data47 = data46[i2];
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err78 = {instancePath:instancePath+"/routes/" + i1+"/match/ports/" + i2,schemaPath:"#/properties/routes/items/properties/match/properties/ports/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.match.properties.ports.items.type,parentSchema:schema11.properties.routes.items.properties.match.properties.ports.items,data:data47};
+}
+if(data46.name !== undefined){
+let data47 = data46.name;
+if(typeof data47 === "string"){
+if(func3(data47) > 64){
+const err78 = {instancePath:instancePath+"/routes/" + i2+"/name",schemaPath:"#/properties/routes/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.routes.items.properties.name,data:data47};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1021,9 +1025,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 65535 || isNaN(data47)){
-const err79 = {instancePath:instancePath+"/routes/" + i1+"/match/ports/" + i2,schemaPath:"#/properties/routes/items/properties/match/properties/ports/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.routes.items.properties.match.properties.ports.items,data:data47};
+if(!pattern4.test(data47)){
+const err79 = {instancePath:instancePath+"/routes/" + i2+"/name",schemaPath:"#/properties/routes/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]*$"+"\"",schema:"^[a-z0-9][a-z0-9_-]*$",parentSchema:schema11.properties.routes.items.properties.name,data:data47};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1032,8 +1035,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(data47 < 1 || isNaN(data47)){
-const err80 = {instancePath:instancePath+"/routes/" + i1+"/match/ports/" + i2,schemaPath:"#/properties/routes/items/properties/match/properties/ports/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.ports.items,data:data47};
+}
+else {
+const err80 = {instancePath:instancePath+"/routes/" + i2+"/name",schemaPath:"#/properties/routes/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.name.type,parentSchema:schema11.properties.routes.items.properties.name,data:data47};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1043,10 +1047,12 @@ vErrors.push(err80);
 errors++;
 }
 }
-}
-}
-else {
-const err81 = {instancePath:instancePath+"/routes/" + i1+"/match/ports",schemaPath:"#/properties/routes/items/properties/match/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.match.properties.ports.type,parentSchema:schema11.properties.routes.items.properties.match.properties.ports,data:data46};
+if(data46.match !== undefined){
+let data48 = data46.match;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+for(const key8 in data48){
+if(!((((((key8 === "host") || (key8 === "port")) || (key8 === "ports")) || (key8 === "path")) || (key8 === "paths")) || (key8 === "methods"))){
+const err81 = {instancePath:instancePath+"/routes/" + i2+"/match",schemaPath:"#/properties/routes/items/properties/match/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.match,data:data48};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1056,11 +1062,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data43.path !== undefined){
-let data48 = data43.path;
-if(typeof data48 === "string"){
-if(func3(data48) < 1){
-const err82 = {instancePath:instancePath+"/routes/" + i1+"/match/path",schemaPath:"#/properties/routes/items/properties/match/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.path,data:data48};
+if(data48.host !== undefined){
+let data49 = data48.host;
+if(typeof data49 === "string"){
+if(func3(data49) < 1){
+const err82 = {instancePath:instancePath+"/routes/" + i2+"/match/host",schemaPath:"#/properties/routes/items/properties/match/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.host,data:data49};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1071,7 +1077,7 @@ errors++;
 }
 }
 else {
-const err83 = {instancePath:instancePath+"/routes/" + i1+"/match/path",schemaPath:"#/properties/routes/items/properties/match/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.path.type,parentSchema:schema11.properties.routes.items.properties.match.properties.path,data:data48};
+const err83 = {instancePath:instancePath+"/routes/" + i2+"/match/host",schemaPath:"#/properties/routes/items/properties/match/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.host.type,parentSchema:schema11.properties.routes.items.properties.match.properties.host,data:data49};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1081,11 +1087,10 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data43.paths !== undefined){
-let data49 = data43.paths;
-if(Array.isArray(data49)){
-if(data49.length < 1){
-const err84 = {instancePath:instancePath+"/routes/" + i1+"/match/paths",schemaPath:"#/properties/routes/items/properties/match/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.paths,data:data49};
+if(data48.port !== undefined){
+let data50 = data48.port;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err84 = {instancePath:instancePath+"/routes/" + i2+"/match/port",schemaPath:"#/properties/routes/items/properties/match/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.match.properties.port.type,parentSchema:schema11.properties.routes.items.properties.match.properties.port,data:data50};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1094,12 +1099,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-const len3 = data49.length;
-for(let i3=0; i3<len3; i3++){
-let data50 = data49[i3];
-if(typeof data50 === "string"){
-if(func3(data50) < 1){
-const err85 = {instancePath:instancePath+"/routes/" + i1+"/match/paths/" + i3,schemaPath:"#/properties/routes/items/properties/match/properties/paths/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.paths.items,data:data50};
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 65535 || isNaN(data50)){
+const err85 = {instancePath:instancePath+"/routes/" + i2+"/match/port",schemaPath:"#/properties/routes/items/properties/match/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.routes.items.properties.match.properties.port,data:data50};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1108,9 +1110,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-else {
-const err86 = {instancePath:instancePath+"/routes/" + i1+"/match/paths/" + i3,schemaPath:"#/properties/routes/items/properties/match/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.paths.items.type,parentSchema:schema11.properties.routes.items.properties.match.properties.paths.items,data:data50};
+if(data50 < 1 || isNaN(data50)){
+const err86 = {instancePath:instancePath+"/routes/" + i2+"/match/port",schemaPath:"#/properties/routes/items/properties/match/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.port,data:data50};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1121,8 +1122,11 @@ errors++;
 }
 }
 }
-else {
-const err87 = {instancePath:instancePath+"/routes/" + i1+"/match/paths",schemaPath:"#/properties/routes/items/properties/match/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.match.properties.paths.type,parentSchema:schema11.properties.routes.items.properties.match.properties.paths,data:data49};
+if(data48.ports !== undefined){
+let data51 = data48.ports;
+if(Array.isArray(data51)){
+if(data51.length < 1){
+const err87 = {instancePath:instancePath+"/routes/" + i2+"/match/ports",schemaPath:"#/properties/routes/items/properties/match/properties/ports/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.ports,data:data51};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1131,12 +1135,11 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-if(data43.methods !== undefined){
-let data51 = data43.methods;
-if(Array.isArray(data51)){
-if(data51.length < 1){
-const err88 = {instancePath:instancePath+"/routes/" + i1+"/match/methods",schemaPath:"#/properties/routes/items/properties/match/properties/methods/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.methods,data:data51};
+const len3 = data51.length;
+for(let i3=0; i3<len3; i3++){
+let data52 = data51[i3];
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err88 = {instancePath:instancePath+"/routes/" + i2+"/match/ports/" + i3,schemaPath:"#/properties/routes/items/properties/match/properties/ports/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.match.properties.ports.items.type,parentSchema:schema11.properties.routes.items.properties.match.properties.ports.items,data:data52};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1145,12 +1148,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-const len4 = data51.length;
-for(let i4=0; i4<len4; i4++){
-let data52 = data51[i4];
-if(typeof data52 === "string"){
-if(!pattern3.test(data52)){
-const err89 = {instancePath:instancePath+"/routes/" + i1+"/match/methods/" + i4,schemaPath:"#/properties/routes/items/properties/match/properties/methods/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{1,20}$"},message:"must match pattern \""+"^[A-Za-z]{1,20}$"+"\"",schema:"^[A-Za-z]{1,20}$",parentSchema:schema11.properties.routes.items.properties.match.properties.methods.items,data:data52};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 65535 || isNaN(data52)){
+const err89 = {instancePath:instancePath+"/routes/" + i2+"/match/ports/" + i3,schemaPath:"#/properties/routes/items/properties/match/properties/ports/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.routes.items.properties.match.properties.ports.items,data:data52};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1159,9 +1159,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-else {
-const err90 = {instancePath:instancePath+"/routes/" + i1+"/match/methods/" + i4,schemaPath:"#/properties/routes/items/properties/match/properties/methods/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.methods.items.type,parentSchema:schema11.properties.routes.items.properties.match.properties.methods.items,data:data52};
+if(data52 < 1 || isNaN(data52)){
+const err90 = {instancePath:instancePath+"/routes/" + i2+"/match/ports/" + i3,schemaPath:"#/properties/routes/items/properties/match/properties/ports/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.ports.items,data:data52};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1172,8 +1171,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err91 = {instancePath:instancePath+"/routes/" + i1+"/match/methods",schemaPath:"#/properties/routes/items/properties/match/properties/methods/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.match.properties.methods.type,parentSchema:schema11.properties.routes.items.properties.match.properties.methods,data:data51};
+const err91 = {instancePath:instancePath+"/routes/" + i2+"/match/ports",schemaPath:"#/properties/routes/items/properties/match/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.match.properties.ports.type,parentSchema:schema11.properties.routes.items.properties.match.properties.ports,data:data51};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1183,9 +1183,11 @@ vErrors.push(err91);
 errors++;
 }
 }
-}
-else {
-const err92 = {instancePath:instancePath+"/routes/" + i1+"/match",schemaPath:"#/properties/routes/items/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.match.type,parentSchema:schema11.properties.routes.items.properties.match,data:data43};
+if(data48.path !== undefined){
+let data53 = data48.path;
+if(typeof data53 === "string"){
+if(func3(data53) < 1){
+const err92 = {instancePath:instancePath+"/routes/" + i2+"/match/path",schemaPath:"#/properties/routes/items/properties/match/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.path,data:data53};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1195,11 +1197,8 @@ vErrors.push(err92);
 errors++;
 }
 }
-if(data41.prefix !== undefined){
-let data53 = data41.prefix;
-if(typeof data53 === "string"){
-if(func3(data53) < 1){
-const err93 = {instancePath:instancePath+"/routes/" + i1+"/prefix",schemaPath:"#/properties/routes/items/properties/prefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.prefix,data:data53};
+else {
+const err93 = {instancePath:instancePath+"/routes/" + i2+"/match/path",schemaPath:"#/properties/routes/items/properties/match/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.path.type,parentSchema:schema11.properties.routes.items.properties.match.properties.path,data:data53};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1209,8 +1208,11 @@ vErrors.push(err93);
 errors++;
 }
 }
-else {
-const err94 = {instancePath:instancePath+"/routes/" + i1+"/prefix",schemaPath:"#/properties/routes/items/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.prefix.type,parentSchema:schema11.properties.routes.items.properties.prefix,data:data53};
+if(data48.paths !== undefined){
+let data54 = data48.paths;
+if(Array.isArray(data54)){
+if(data54.length < 1){
+const err94 = {instancePath:instancePath+"/routes/" + i2+"/match/paths",schemaPath:"#/properties/routes/items/properties/match/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.paths,data:data54};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1219,12 +1221,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-if(data41.upstream !== undefined){
-let data54 = data41.upstream;
-if(typeof data54 === "string"){
-if(func3(data54) < 1){
-const err95 = {instancePath:instancePath+"/routes/" + i1+"/upstream",schemaPath:"#/properties/routes/items/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.upstream,data:data54};
+const len4 = data54.length;
+for(let i4=0; i4<len4; i4++){
+let data55 = data54[i4];
+if(typeof data55 === "string"){
+if(func3(data55) < 1){
+const err95 = {instancePath:instancePath+"/routes/" + i2+"/match/paths/" + i4,schemaPath:"#/properties/routes/items/properties/match/properties/paths/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.paths.items,data:data55};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1235,7 +1237,7 @@ errors++;
 }
 }
 else {
-const err96 = {instancePath:instancePath+"/routes/" + i1+"/upstream",schemaPath:"#/properties/routes/items/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.upstream.type,parentSchema:schema11.properties.routes.items.properties.upstream,data:data54};
+const err96 = {instancePath:instancePath+"/routes/" + i2+"/match/paths/" + i4,schemaPath:"#/properties/routes/items/properties/match/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.paths.items.type,parentSchema:schema11.properties.routes.items.properties.match.properties.paths.items,data:data55};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1245,10 +1247,9 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data41.credential !== undefined){
-let data55 = data41.credential;
-if((typeof data55 !== "string") && (data55 !== null)){
-const err97 = {instancePath:instancePath+"/routes/" + i1+"/credential",schemaPath:"#/properties/routes/items/properties/credential/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.credential.type},message:"must be string,null",schema:schema11.properties.routes.items.properties.credential.type,parentSchema:schema11.properties.routes.items.properties.credential,data:data55};
+}
+else {
+const err97 = {instancePath:instancePath+"/routes/" + i2+"/match/paths",schemaPath:"#/properties/routes/items/properties/match/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.match.properties.paths.type,parentSchema:schema11.properties.routes.items.properties.match.properties.paths,data:data54};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1257,9 +1258,12 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(typeof data55 === "string"){
-if(func3(data55) > 512){
-const err98 = {instancePath:instancePath+"/routes/" + i1+"/credential",schemaPath:"#/properties/routes/items/properties/credential/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters",schema:512,parentSchema:schema11.properties.routes.items.properties.credential,data:data55};
+}
+if(data48.methods !== undefined){
+let data56 = data48.methods;
+if(Array.isArray(data56)){
+if(data56.length < 1){
+const err98 = {instancePath:instancePath+"/routes/" + i2+"/match/methods",schemaPath:"#/properties/routes/items/properties/match/properties/methods/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.routes.items.properties.match.properties.methods,data:data56};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1268,8 +1272,12 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(!pattern4.test(data55)){
-const err99 = {instancePath:instancePath+"/routes/" + i1+"/credential",schemaPath:"#/properties/routes/items/properties/credential/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$"},message:"must match pattern \""+"^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$"+"\"",schema:"^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$",parentSchema:schema11.properties.routes.items.properties.credential,data:data55};
+const len5 = data56.length;
+for(let i5=0; i5<len5; i5++){
+let data57 = data56[i5];
+if(typeof data57 === "string"){
+if(!pattern5.test(data57)){
+const err99 = {instancePath:instancePath+"/routes/" + i2+"/match/methods/" + i5,schemaPath:"#/properties/routes/items/properties/match/properties/methods/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{1,20}$"},message:"must match pattern \""+"^[A-Za-z]{1,20}$"+"\"",schema:"^[A-Za-z]{1,20}$",parentSchema:schema11.properties.routes.items.properties.match.properties.methods.items,data:data57};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1279,11 +1287,8 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
-if(data41.mode !== undefined){
-let data56 = data41.mode;
-if(!((data56 === "inject") || (data56 === "delegate"))){
-const err100 = {instancePath:instancePath+"/routes/" + i1+"/mode",schemaPath:"#/properties/routes/items/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.mode.enum,parentSchema:schema11.properties.routes.items.properties.mode,data:data56};
+else {
+const err100 = {instancePath:instancePath+"/routes/" + i2+"/match/methods/" + i5,schemaPath:"#/properties/routes/items/properties/match/properties/methods/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.match.properties.methods.items.type,parentSchema:schema11.properties.routes.items.properties.match.properties.methods.items,data:data57};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1293,12 +1298,9 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data41.inject !== undefined){
-let data57 = data41.inject;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-for(const key9 in data57){
-if(!((key9 === "header_type") || (key9 === "header_name"))){
-const err101 = {instancePath:instancePath+"/routes/" + i1+"/inject",schemaPath:"#/properties/routes/items/properties/inject/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.inject,data:data57};
+}
+else {
+const err101 = {instancePath:instancePath+"/routes/" + i2+"/match/methods",schemaPath:"#/properties/routes/items/properties/match/properties/methods/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.match.properties.methods.type,parentSchema:schema11.properties.routes.items.properties.match.properties.methods,data:data56};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1308,10 +1310,9 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data57.header_type !== undefined){
-let data58 = data57.header_type;
-if(!((((data58 === "bearer") || (data58 === "api_key")) || (data58 === "basic")) || (data58 === "custom"))){
-const err102 = {instancePath:instancePath+"/routes/" + i1+"/inject/header_type",schemaPath:"#/properties/routes/items/properties/inject/properties/header_type/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.inject.properties.header_type.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.inject.properties.header_type.enum,parentSchema:schema11.properties.routes.items.properties.inject.properties.header_type,data:data58};
+}
+else {
+const err102 = {instancePath:instancePath+"/routes/" + i2+"/match",schemaPath:"#/properties/routes/items/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.match.type,parentSchema:schema11.properties.routes.items.properties.match,data:data48};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1321,11 +1322,11 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data57.header_name !== undefined){
-let data59 = data57.header_name;
-if(typeof data59 === "string"){
-if(func3(data59) < 1){
-const err103 = {instancePath:instancePath+"/routes/" + i1+"/inject/header_name",schemaPath:"#/properties/routes/items/properties/inject/properties/header_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.inject.properties.header_name,data:data59};
+if(data46.prefix !== undefined){
+let data58 = data46.prefix;
+if(typeof data58 === "string"){
+if(func3(data58) < 1){
+const err103 = {instancePath:instancePath+"/routes/" + i2+"/prefix",schemaPath:"#/properties/routes/items/properties/prefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.prefix,data:data58};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1336,7 +1337,7 @@ errors++;
 }
 }
 else {
-const err104 = {instancePath:instancePath+"/routes/" + i1+"/inject/header_name",schemaPath:"#/properties/routes/items/properties/inject/properties/header_name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.inject.properties.header_name.type,parentSchema:schema11.properties.routes.items.properties.inject.properties.header_name,data:data59};
+const err104 = {instancePath:instancePath+"/routes/" + i2+"/prefix",schemaPath:"#/properties/routes/items/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.prefix.type,parentSchema:schema11.properties.routes.items.properties.prefix,data:data58};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1346,9 +1347,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-}
-else {
-const err105 = {instancePath:instancePath+"/routes/" + i1+"/inject",schemaPath:"#/properties/routes/items/properties/inject/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.inject.type,parentSchema:schema11.properties.routes.items.properties.inject,data:data57};
+if(data46.upstream !== undefined){
+let data59 = data46.upstream;
+if(typeof data59 === "string"){
+if(func3(data59) < 1){
+const err105 = {instancePath:instancePath+"/routes/" + i2+"/upstream",schemaPath:"#/properties/routes/items/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.upstream,data:data59};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1358,10 +1361,8 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data41.cache_ttl !== undefined){
-let data60 = data41.cache_ttl;
-if((typeof data60 !== "string") && (!((typeof data60 == "number") && (isFinite(data60))))){
-const err106 = {instancePath:instancePath+"/routes/" + i1+"/cache_ttl",schemaPath:"#/properties/routes/items/properties/cache_ttl/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.cache_ttl.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.cache_ttl.type,parentSchema:schema11.properties.routes.items.properties.cache_ttl,data:data60};
+else {
+const err106 = {instancePath:instancePath+"/routes/" + i2+"/upstream",schemaPath:"#/properties/routes/items/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.upstream.type,parentSchema:schema11.properties.routes.items.properties.upstream,data:data59};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1371,10 +1372,10 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data41.allow_plaintext !== undefined){
-let data61 = data41.allow_plaintext;
-if(typeof data61 !== "boolean"){
-const err107 = {instancePath:instancePath+"/routes/" + i1+"/allow_plaintext",schemaPath:"#/properties/routes/items/properties/allow_plaintext/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.allow_plaintext.type,parentSchema:schema11.properties.routes.items.properties.allow_plaintext,data:data61};
+if(data46.credential !== undefined){
+let data60 = data46.credential;
+if((typeof data60 !== "string") && (data60 !== null)){
+const err107 = {instancePath:instancePath+"/routes/" + i2+"/credential",schemaPath:"#/properties/routes/items/properties/credential/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.credential.type},message:"must be string,null",schema:schema11.properties.routes.items.properties.credential.type,parentSchema:schema11.properties.routes.items.properties.credential,data:data60};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1383,11 +1384,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-if(data41.allow_wildcard_host !== undefined){
-let data62 = data41.allow_wildcard_host;
-if(typeof data62 !== "boolean"){
-const err108 = {instancePath:instancePath+"/routes/" + i1+"/allow_wildcard_host",schemaPath:"#/properties/routes/items/properties/allow_wildcard_host/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.allow_wildcard_host.type,parentSchema:schema11.properties.routes.items.properties.allow_wildcard_host,data:data62};
+if(typeof data60 === "string"){
+if(func3(data60) > 512){
+const err108 = {instancePath:instancePath+"/routes/" + i2+"/credential",schemaPath:"#/properties/routes/items/properties/credential/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters",schema:512,parentSchema:schema11.properties.routes.items.properties.credential,data:data60};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1396,11 +1395,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-if(data41.keep_cookies !== undefined){
-let data63 = data41.keep_cookies;
-if(typeof data63 !== "boolean"){
-const err109 = {instancePath:instancePath+"/routes/" + i1+"/keep_cookies",schemaPath:"#/properties/routes/items/properties/keep_cookies/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.keep_cookies.type,parentSchema:schema11.properties.routes.items.properties.keep_cookies,data:data63};
+if(!pattern6.test(data60)){
+const err109 = {instancePath:instancePath+"/routes/" + i2+"/credential",schemaPath:"#/properties/routes/items/properties/credential/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$"},message:"must match pattern \""+"^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$"+"\"",schema:"^[A-Za-z0-9_.{}:@+-]+(/[A-Za-z0-9_.{}:@+-]+)*$",parentSchema:schema11.properties.routes.items.properties.credential,data:data60};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1410,12 +1406,11 @@ vErrors.push(err109);
 errors++;
 }
 }
-if(data41.timeouts !== undefined){
-let data64 = data41.timeouts;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-for(const key10 in data64){
-if(!(((key10 === "connect") || (key10 === "headers")) || (key10 === "idle"))){
-const err110 = {instancePath:instancePath+"/routes/" + i1+"/timeouts",schemaPath:"#/properties/routes/items/properties/timeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.timeouts,data:data64};
+}
+if(data46.mode !== undefined){
+let data61 = data46.mode;
+if(!((data61 === "inject") || (data61 === "delegate"))){
+const err110 = {instancePath:instancePath+"/routes/" + i2+"/mode",schemaPath:"#/properties/routes/items/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.mode.enum,parentSchema:schema11.properties.routes.items.properties.mode,data:data61};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1425,10 +1420,12 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data64.connect !== undefined){
-let data65 = data64.connect;
-if((typeof data65 !== "string") && (!((typeof data65 == "number") && (isFinite(data65))))){
-const err111 = {instancePath:instancePath+"/routes/" + i1+"/timeouts/connect",schemaPath:"#/properties/routes/items/properties/timeouts/properties/connect/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.timeouts.properties.connect.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.timeouts.properties.connect.type,parentSchema:schema11.properties.routes.items.properties.timeouts.properties.connect,data:data65};
+if(data46.inject !== undefined){
+let data62 = data46.inject;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+for(const key9 in data62){
+if(!((key9 === "header_type") || (key9 === "header_name"))){
+const err111 = {instancePath:instancePath+"/routes/" + i2+"/inject",schemaPath:"#/properties/routes/items/properties/inject/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.inject,data:data62};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1438,10 +1435,10 @@ vErrors.push(err111);
 errors++;
 }
 }
-if(data64.headers !== undefined){
-let data66 = data64.headers;
-if((typeof data66 !== "string") && (!((typeof data66 == "number") && (isFinite(data66))))){
-const err112 = {instancePath:instancePath+"/routes/" + i1+"/timeouts/headers",schemaPath:"#/properties/routes/items/properties/timeouts/properties/headers/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.timeouts.properties.headers.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.timeouts.properties.headers.type,parentSchema:schema11.properties.routes.items.properties.timeouts.properties.headers,data:data66};
+if(data62.header_type !== undefined){
+let data63 = data62.header_type;
+if(!((((data63 === "bearer") || (data63 === "api_key")) || (data63 === "basic")) || (data63 === "custom"))){
+const err112 = {instancePath:instancePath+"/routes/" + i2+"/inject/header_type",schemaPath:"#/properties/routes/items/properties/inject/properties/header_type/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.inject.properties.header_type.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.inject.properties.header_type.enum,parentSchema:schema11.properties.routes.items.properties.inject.properties.header_type,data:data63};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1451,10 +1448,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data64.idle !== undefined){
-let data67 = data64.idle;
-if((typeof data67 !== "string") && (!((typeof data67 == "number") && (isFinite(data67))))){
-const err113 = {instancePath:instancePath+"/routes/" + i1+"/timeouts/idle",schemaPath:"#/properties/routes/items/properties/timeouts/properties/idle/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.timeouts.properties.idle.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.timeouts.properties.idle.type,parentSchema:schema11.properties.routes.items.properties.timeouts.properties.idle,data:data67};
+if(data62.header_name !== undefined){
+let data64 = data62.header_name;
+if(typeof data64 === "string"){
+if(func3(data64) < 1){
+const err113 = {instancePath:instancePath+"/routes/" + i2+"/inject/header_name",schemaPath:"#/properties/routes/items/properties/inject/properties/header_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.routes.items.properties.inject.properties.header_name,data:data64};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1464,9 +1462,8 @@ vErrors.push(err113);
 errors++;
 }
 }
-}
 else {
-const err114 = {instancePath:instancePath+"/routes/" + i1+"/timeouts",schemaPath:"#/properties/routes/items/properties/timeouts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.timeouts.type,parentSchema:schema11.properties.routes.items.properties.timeouts,data:data64};
+const err114 = {instancePath:instancePath+"/routes/" + i2+"/inject/header_name",schemaPath:"#/properties/routes/items/properties/inject/properties/header_name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.inject.properties.header_name.type,parentSchema:schema11.properties.routes.items.properties.inject.properties.header_name,data:data64};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1476,10 +1473,9 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data41.max_body !== undefined){
-let data68 = data41.max_body;
-if((typeof data68 !== "string") && (!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68))))){
-const err115 = {instancePath:instancePath+"/routes/" + i1+"/max_body",schemaPath:"#/properties/routes/items/properties/max_body/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.max_body.type},message:"must be string,integer",schema:schema11.properties.routes.items.properties.max_body.type,parentSchema:schema11.properties.routes.items.properties.max_body,data:data68};
+}
+else {
+const err115 = {instancePath:instancePath+"/routes/" + i2+"/inject",schemaPath:"#/properties/routes/items/properties/inject/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.inject.type,parentSchema:schema11.properties.routes.items.properties.inject,data:data62};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1489,12 +1485,10 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data41.rate_limit !== undefined){
-let data69 = data41.rate_limit;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-for(const key11 in data69){
-if(!((((key11 === "requests") || (key11 === "per")) || (key11 === "burst")) || (key11 === "max_streams"))){
-const err116 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit",schemaPath:"#/properties/routes/items/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.rate_limit,data:data69};
+if(data46.cache_ttl !== undefined){
+let data65 = data46.cache_ttl;
+if((typeof data65 !== "string") && (!((typeof data65 == "number") && (isFinite(data65))))){
+const err116 = {instancePath:instancePath+"/routes/" + i2+"/cache_ttl",schemaPath:"#/properties/routes/items/properties/cache_ttl/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.cache_ttl.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.cache_ttl.type,parentSchema:schema11.properties.routes.items.properties.cache_ttl,data:data65};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1504,10 +1498,10 @@ vErrors.push(err116);
 errors++;
 }
 }
-if(data69.requests !== undefined){
-let data70 = data69.requests;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err117 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/requests",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.rate_limit.properties.requests.type,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.requests,data:data70};
+if(data46.allow_plaintext !== undefined){
+let data66 = data46.allow_plaintext;
+if(typeof data66 !== "boolean"){
+const err117 = {instancePath:instancePath+"/routes/" + i2+"/allow_plaintext",schemaPath:"#/properties/routes/items/properties/allow_plaintext/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.allow_plaintext.type,parentSchema:schema11.properties.routes.items.properties.allow_plaintext,data:data66};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1516,9 +1510,11 @@ vErrors.push(err117);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 > 1000000 || isNaN(data70)){
-const err118 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/requests",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.requests,data:data70};
+}
+if(data46.allow_plaintext_via_proxy !== undefined){
+let data67 = data46.allow_plaintext_via_proxy;
+if(typeof data67 !== "boolean"){
+const err118 = {instancePath:instancePath+"/routes/" + i2+"/allow_plaintext_via_proxy",schemaPath:"#/properties/routes/items/properties/allow_plaintext_via_proxy/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.allow_plaintext_via_proxy.type,parentSchema:schema11.properties.routes.items.properties.allow_plaintext_via_proxy,data:data67};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1527,8 +1523,11 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data70 < 1 || isNaN(data70)){
-const err119 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/requests",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.requests,data:data70};
+}
+if(data46.allow_wildcard_host !== undefined){
+let data68 = data46.allow_wildcard_host;
+if(typeof data68 !== "boolean"){
+const err119 = {instancePath:instancePath+"/routes/" + i2+"/allow_wildcard_host",schemaPath:"#/properties/routes/items/properties/allow_wildcard_host/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.allow_wildcard_host.type,parentSchema:schema11.properties.routes.items.properties.allow_wildcard_host,data:data68};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1538,11 +1537,10 @@ vErrors.push(err119);
 errors++;
 }
 }
-}
-if(data69.per !== undefined){
-let data71 = data69.per;
-if(!((data71 === "second") || (data71 === "minute"))){
-const err120 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/per",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/per/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.rate_limit.properties.per.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.rate_limit.properties.per.enum,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.per,data:data71};
+if(data46.keep_cookies !== undefined){
+let data69 = data46.keep_cookies;
+if(typeof data69 !== "boolean"){
+const err120 = {instancePath:instancePath+"/routes/" + i2+"/keep_cookies",schemaPath:"#/properties/routes/items/properties/keep_cookies/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.keep_cookies.type,parentSchema:schema11.properties.routes.items.properties.keep_cookies,data:data69};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1552,10 +1550,12 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data69.burst !== undefined){
-let data72 = data69.burst;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err121 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/burst",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.rate_limit.properties.burst.type,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.burst,data:data72};
+if(data46.timeouts !== undefined){
+let data70 = data46.timeouts;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+for(const key10 in data70){
+if(!(((key10 === "connect") || (key10 === "headers")) || (key10 === "idle"))){
+const err121 = {instancePath:instancePath+"/routes/" + i2+"/timeouts",schemaPath:"#/properties/routes/items/properties/timeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.timeouts,data:data70};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1564,9 +1564,11 @@ vErrors.push(err121);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 1000000 || isNaN(data72)){
-const err122 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/burst",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.burst,data:data72};
+}
+if(data70.connect !== undefined){
+let data71 = data70.connect;
+if((typeof data71 !== "string") && (!((typeof data71 == "number") && (isFinite(data71))))){
+const err122 = {instancePath:instancePath+"/routes/" + i2+"/timeouts/connect",schemaPath:"#/properties/routes/items/properties/timeouts/properties/connect/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.timeouts.properties.connect.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.timeouts.properties.connect.type,parentSchema:schema11.properties.routes.items.properties.timeouts.properties.connect,data:data71};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1575,8 +1577,11 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data72 < 1 || isNaN(data72)){
-const err123 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/burst",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.burst,data:data72};
+}
+if(data70.headers !== undefined){
+let data72 = data70.headers;
+if((typeof data72 !== "string") && (!((typeof data72 == "number") && (isFinite(data72))))){
+const err123 = {instancePath:instancePath+"/routes/" + i2+"/timeouts/headers",schemaPath:"#/properties/routes/items/properties/timeouts/properties/headers/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.timeouts.properties.headers.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.timeouts.properties.headers.type,parentSchema:schema11.properties.routes.items.properties.timeouts.properties.headers,data:data72};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1586,11 +1591,10 @@ vErrors.push(err123);
 errors++;
 }
 }
-}
-if(data69.max_streams !== undefined){
-let data73 = data69.max_streams;
-if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err124 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/max_streams",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/max_streams/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams.type,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams,data:data73};
+if(data70.idle !== undefined){
+let data73 = data70.idle;
+if((typeof data73 !== "string") && (!((typeof data73 == "number") && (isFinite(data73))))){
+const err124 = {instancePath:instancePath+"/routes/" + i2+"/timeouts/idle",schemaPath:"#/properties/routes/items/properties/timeouts/properties/idle/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.timeouts.properties.idle.type},message:"must be string,number",schema:schema11.properties.routes.items.properties.timeouts.properties.idle.type,parentSchema:schema11.properties.routes.items.properties.timeouts.properties.idle,data:data73};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1599,9 +1603,10 @@ vErrors.push(err124);
 }
 errors++;
 }
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 > 100000 || isNaN(data73)){
-const err125 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/max_streams",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/max_streams/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams,data:data73};
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/routes/" + i2+"/timeouts",schemaPath:"#/properties/routes/items/properties/timeouts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.timeouts.type,parentSchema:schema11.properties.routes.items.properties.timeouts,data:data70};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1610,8 +1615,11 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(data73 < 1 || isNaN(data73)){
-const err126 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit/max_streams",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/max_streams/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams,data:data73};
+}
+if(data46.max_body !== undefined){
+let data74 = data46.max_body;
+if((typeof data74 !== "string") && (!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74))))){
+const err126 = {instancePath:instancePath+"/routes/" + i2+"/max_body",schemaPath:"#/properties/routes/items/properties/max_body/type",keyword:"type",params:{type: schema11.properties.routes.items.properties.max_body.type},message:"must be string,integer",schema:schema11.properties.routes.items.properties.max_body.type,parentSchema:schema11.properties.routes.items.properties.max_body,data:data74};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1621,10 +1629,12 @@ vErrors.push(err126);
 errors++;
 }
 }
-}
-}
-else {
-const err127 = {instancePath:instancePath+"/routes/" + i1+"/rate_limit",schemaPath:"#/properties/routes/items/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.rate_limit.type,parentSchema:schema11.properties.routes.items.properties.rate_limit,data:data69};
+if(data46.rate_limit !== undefined){
+let data75 = data46.rate_limit;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key11 in data75){
+if(!((((key11 === "requests") || (key11 === "per")) || (key11 === "burst")) || (key11 === "max_streams"))){
+const err127 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit",schemaPath:"#/properties/routes/items/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.rate_limit,data:data75};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1634,12 +1644,10 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data41.retry !== undefined){
-let data74 = data41.retry;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-for(const key12 in data74){
-if(!(key12 === "non_idempotent")){
-const err128 = {instancePath:instancePath+"/routes/" + i1+"/retry",schemaPath:"#/properties/routes/items/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.retry,data:data74};
+if(data75.requests !== undefined){
+let data76 = data75.requests;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err128 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/requests",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.rate_limit.properties.requests.type,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.requests,data:data76};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1648,11 +1656,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-if(data74.non_idempotent !== undefined){
-let data75 = data74.non_idempotent;
-if(typeof data75 !== "boolean"){
-const err129 = {instancePath:instancePath+"/routes/" + i1+"/retry/non_idempotent",schemaPath:"#/properties/routes/items/properties/retry/properties/non_idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.retry.properties.non_idempotent.type,parentSchema:schema11.properties.routes.items.properties.retry.properties.non_idempotent,data:data75};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 1000000 || isNaN(data76)){
+const err129 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/requests",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.requests,data:data76};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1661,10 +1667,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-}
-else {
-const err130 = {instancePath:instancePath+"/routes/" + i1+"/retry",schemaPath:"#/properties/routes/items/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.retry.type,parentSchema:schema11.properties.routes.items.properties.retry,data:data74};
+if(data76 < 1 || isNaN(data76)){
+const err130 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/requests",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.requests,data:data76};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1674,10 +1678,11 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data41.response_guard !== undefined){
-let data76 = data41.response_guard;
-if(!(((data76 === "mask") || (data76 === "abort")) || (data76 === "off"))){
-const err131 = {instancePath:instancePath+"/routes/" + i1+"/response_guard",schemaPath:"#/properties/routes/items/properties/response_guard/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.response_guard.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.response_guard.enum,parentSchema:schema11.properties.routes.items.properties.response_guard,data:data76};
+}
+if(data75.per !== undefined){
+let data77 = data75.per;
+if(!((data77 === "second") || (data77 === "minute"))){
+const err131 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/per",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/per/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.rate_limit.properties.per.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.rate_limit.properties.per.enum,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.per,data:data77};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1687,10 +1692,10 @@ vErrors.push(err131);
 errors++;
 }
 }
-if(data41.keep_forwarding_headers !== undefined){
-let data77 = data41.keep_forwarding_headers;
-if(typeof data77 !== "boolean"){
-const err132 = {instancePath:instancePath+"/routes/" + i1+"/keep_forwarding_headers",schemaPath:"#/properties/routes/items/properties/keep_forwarding_headers/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.keep_forwarding_headers.type,parentSchema:schema11.properties.routes.items.properties.keep_forwarding_headers,data:data77};
+if(data75.burst !== undefined){
+let data78 = data75.burst;
+if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
+const err132 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/burst",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.rate_limit.properties.burst.type,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.burst,data:data78};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1699,13 +1704,9 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-if(data41.headers !== undefined){
-let data78 = data41.headers;
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-for(const key13 in data78){
-if(!((key13 === "set") || (key13 === "remove"))){
-const err133 = {instancePath:instancePath+"/routes/" + i1+"/headers",schemaPath:"#/properties/routes/items/properties/headers/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.headers,data:data78};
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 > 1000000 || isNaN(data78)){
+const err133 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/burst",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.burst,data:data78};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1714,15 +1715,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-if(data78.set !== undefined){
-let data79 = data78.set;
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-for(const key14 in data79){
-const _errs201 = errors;
-if(typeof key14 === "string"){
-if(func3(key14) > 128){
-const err134 = {instancePath:instancePath+"/routes/" + i1+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,data:key14,propertyName:key14};
+if(data78 < 1 || isNaN(data78)){
+const err134 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/burst",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.burst,data:data78};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1731,8 +1725,12 @@ vErrors.push(err134);
 }
 errors++;
 }
-if(!pattern5.test(key14)){
-const err135 = {instancePath:instancePath+"/routes/" + i1+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},message:"must match pattern \""+"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"+"\"",schema:"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",parentSchema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,data:key14,propertyName:key14};
+}
+}
+if(data75.max_streams !== undefined){
+let data79 = data75.max_streams;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err135 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/max_streams",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/max_streams/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams.type,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams,data:data79};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1741,9 +1739,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/routes/" + i1+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,data:key14,propertyName:key14};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 100000 || isNaN(data79)){
+const err136 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/max_streams",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/max_streams/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams,data:data79};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1752,9 +1750,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-var valid24 = _errs201 === errors;
-if(!valid24){
-const err137 = {instancePath:instancePath+"/routes/" + i1+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid",schema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,parentSchema:schema11.properties.routes.items.properties.headers.properties.set,data:data79};
+if(data79 < 1 || isNaN(data79)){
+const err137 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit/max_streams",schemaPath:"#/properties/routes/items/properties/rate_limit/properties/max_streams/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.routes.items.properties.rate_limit.properties.max_streams,data:data79};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1764,11 +1761,10 @@ vErrors.push(err137);
 errors++;
 }
 }
-for(const key15 in data79){
-let data80 = data79[key15];
-if(typeof data80 === "string"){
-if(func3(data80) > 4096){
-const err138 = {instancePath:instancePath+"/routes/" + i1+"/headers/set/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/routes/items/properties/headers/properties/set/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties,data:data80};
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/routes/" + i2+"/rate_limit",schemaPath:"#/properties/routes/items/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.rate_limit.type,parentSchema:schema11.properties.routes.items.properties.rate_limit,data:data75};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1777,8 +1773,13 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(!pattern6.test(data80)){
-const err139 = {instancePath:instancePath+"/routes/" + i1+"/headers/set/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/routes/items/properties/headers/properties/set/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[\\x20-\\x7e\\t]*$"},message:"must match pattern \""+"^[\\x20-\\x7e\\t]*$"+"\"",schema:"^[\\x20-\\x7e\\t]*$",parentSchema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties,data:data80};
+}
+if(data46.retry !== undefined){
+let data80 = data46.retry;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+for(const key12 in data80){
+if(!(key12 === "non_idempotent")){
+const err139 = {instancePath:instancePath+"/routes/" + i2+"/retry",schemaPath:"#/properties/routes/items/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.retry,data:data80};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1788,8 +1789,10 @@ vErrors.push(err139);
 errors++;
 }
 }
-else {
-const err140 = {instancePath:instancePath+"/routes/" + i1+"/headers/set/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/routes/items/properties/headers/properties/set/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties,data:data80};
+if(data80.non_idempotent !== undefined){
+let data81 = data80.non_idempotent;
+if(typeof data81 !== "boolean"){
+const err140 = {instancePath:instancePath+"/routes/" + i2+"/retry/non_idempotent",schemaPath:"#/properties/routes/items/properties/retry/properties/non_idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.retry.properties.non_idempotent.type,parentSchema:schema11.properties.routes.items.properties.retry.properties.non_idempotent,data:data81};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1801,7 +1804,7 @@ errors++;
 }
 }
 else {
-const err141 = {instancePath:instancePath+"/routes/" + i1+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.headers.properties.set.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.set,data:data79};
+const err141 = {instancePath:instancePath+"/routes/" + i2+"/retry",schemaPath:"#/properties/routes/items/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.retry.type,parentSchema:schema11.properties.routes.items.properties.retry,data:data80};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1811,15 +1814,10 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data78.remove !== undefined){
-let data81 = data78.remove;
-if(Array.isArray(data81)){
-const len5 = data81.length;
-for(let i5=0; i5<len5; i5++){
-let data82 = data81[i5];
-if(typeof data82 === "string"){
-if(func3(data82) > 128){
-const err142 = {instancePath:instancePath+"/routes/" + i1+"/headers/remove/" + i5,schemaPath:"#/properties/routes/items/properties/headers/properties/remove/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.routes.items.properties.headers.properties.remove.items,data:data82};
+if(data46.response_guard !== undefined){
+let data82 = data46.response_guard;
+if(!(((data82 === "mask") || (data82 === "abort")) || (data82 === "off"))){
+const err142 = {instancePath:instancePath+"/routes/" + i2+"/response_guard",schemaPath:"#/properties/routes/items/properties/response_guard/enum",keyword:"enum",params:{allowedValues: schema11.properties.routes.items.properties.response_guard.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.routes.items.properties.response_guard.enum,parentSchema:schema11.properties.routes.items.properties.response_guard,data:data82};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1828,8 +1826,11 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(!pattern5.test(data82)){
-const err143 = {instancePath:instancePath+"/routes/" + i1+"/headers/remove/" + i5,schemaPath:"#/properties/routes/items/properties/headers/properties/remove/items/pattern",keyword:"pattern",params:{pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},message:"must match pattern \""+"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"+"\"",schema:"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",parentSchema:schema11.properties.routes.items.properties.headers.properties.remove.items,data:data82};
+}
+if(data46.keep_forwarding_headers !== undefined){
+let data83 = data46.keep_forwarding_headers;
+if(typeof data83 !== "boolean"){
+const err143 = {instancePath:instancePath+"/routes/" + i2+"/keep_forwarding_headers",schemaPath:"#/properties/routes/items/properties/keep_forwarding_headers/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.routes.items.properties.keep_forwarding_headers.type,parentSchema:schema11.properties.routes.items.properties.keep_forwarding_headers,data:data83};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1839,8 +1840,12 @@ vErrors.push(err143);
 errors++;
 }
 }
-else {
-const err144 = {instancePath:instancePath+"/routes/" + i1+"/headers/remove/" + i5,schemaPath:"#/properties/routes/items/properties/headers/properties/remove/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.headers.properties.remove.items.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.remove.items,data:data82};
+if(data46.headers !== undefined){
+let data84 = data46.headers;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+for(const key13 in data84){
+if(!((key13 === "set") || (key13 === "remove"))){
+const err144 = {instancePath:instancePath+"/routes/" + i2+"/headers",schemaPath:"#/properties/routes/items/properties/headers/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.routes.items.properties.headers,data:data84};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1850,9 +1855,14 @@ vErrors.push(err144);
 errors++;
 }
 }
-}
-else {
-const err145 = {instancePath:instancePath+"/routes/" + i1+"/headers/remove",schemaPath:"#/properties/routes/items/properties/headers/properties/remove/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.headers.properties.remove.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.remove,data:data81};
+if(data84.set !== undefined){
+let data85 = data84.set;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+for(const key14 in data85){
+const _errs216 = errors;
+if(typeof key14 === "string"){
+if(func3(key14) > 128){
+const err145 = {instancePath:instancePath+"/routes/" + i2+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,data:key14,propertyName:key14};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1861,10 +1871,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-}
-else {
-const err146 = {instancePath:instancePath+"/routes/" + i1+"/headers",schemaPath:"#/properties/routes/items/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.headers.type,parentSchema:schema11.properties.routes.items.properties.headers,data:data78};
+if(!pattern7.test(key14)){
+const err146 = {instancePath:instancePath+"/routes/" + i2+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},message:"must match pattern \""+"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"+"\"",schema:"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",parentSchema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,data:key14,propertyName:key14};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1874,9 +1882,8 @@ vErrors.push(err146);
 errors++;
 }
 }
-}
 else {
-const err147 = {instancePath:instancePath+"/routes/" + i1,schemaPath:"#/properties/routes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.type,parentSchema:schema11.properties.routes.items,data:data41};
+const err147 = {instancePath:instancePath+"/routes/" + i2+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,data:key14,propertyName:key14};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1885,18 +1892,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-}
-}
-if(data.agents !== undefined){
-let data83 = data.agents;
-if(Array.isArray(data83)){
-const len6 = data83.length;
-for(let i6=0; i6<len6; i6++){
-let data84 = data83[i6];
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-if(data84.name === undefined){
-const err148 = {instancePath:instancePath+"/agents/" + i6,schemaPath:"#/properties/agents/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.agents.items.required,parentSchema:schema11.properties.agents.items,data:data84};
+var valid26 = _errs216 === errors;
+if(!valid26){
+const err148 = {instancePath:instancePath+"/routes/" + i2+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid",schema:schema11.properties.routes.items.properties.headers.properties.set.propertyNames,parentSchema:schema11.properties.routes.items.properties.headers.properties.set,data:data85};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1905,8 +1903,12 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data84.routes === undefined){
-const err149 = {instancePath:instancePath+"/agents/" + i6,schemaPath:"#/properties/agents/items/required",keyword:"required",params:{missingProperty: "routes"},message:"must have required property '"+"routes"+"'",schema:schema11.properties.agents.items.required,parentSchema:schema11.properties.agents.items,data:data84};
+}
+for(const key15 in data85){
+let data86 = data85[key15];
+if(typeof data86 === "string"){
+if(func3(data86) > 4096){
+const err149 = {instancePath:instancePath+"/routes/" + i2+"/headers/set/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/routes/items/properties/headers/properties/set/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties,data:data86};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1915,9 +1917,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-for(const key16 in data84){
-if(!(((((((key16 === "name") || (key16 === "token_sha256")) || (key16 === "vault")) || (key16 === "routes")) || (key16 === "placeholders")) || (key16 === "listen")) || (key16 === "rate_limit"))){
-const err150 = {instancePath:instancePath+"/agents/" + i6,schemaPath:"#/properties/agents/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.agents.items,data:data84};
+if(!pattern8.test(data86)){
+const err150 = {instancePath:instancePath+"/routes/" + i2+"/headers/set/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/routes/items/properties/headers/properties/set/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[\\x20-\\x7e\\t]*$"},message:"must match pattern \""+"^[\\x20-\\x7e\\t]*$"+"\"",schema:"^[\\x20-\\x7e\\t]*$",parentSchema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties,data:data86};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1927,11 +1928,8 @@ vErrors.push(err150);
 errors++;
 }
 }
-if(data84.name !== undefined){
-let data85 = data84.name;
-if(typeof data85 === "string"){
-if(!pattern8.test(data85)){
-const err151 = {instancePath:instancePath+"/agents/" + i6+"/name",schemaPath:"#/properties/agents/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",parentSchema:schema11.properties.agents.items.properties.name,data:data85};
+else {
+const err151 = {instancePath:instancePath+"/routes/" + i2+"/headers/set/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/routes/items/properties/headers/properties/set/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.set.additionalProperties,data:data86};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1941,8 +1939,9 @@ vErrors.push(err151);
 errors++;
 }
 }
+}
 else {
-const err152 = {instancePath:instancePath+"/agents/" + i6+"/name",schemaPath:"#/properties/agents/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.name.type,parentSchema:schema11.properties.agents.items.properties.name,data:data85};
+const err152 = {instancePath:instancePath+"/routes/" + i2+"/headers/set",schemaPath:"#/properties/routes/items/properties/headers/properties/set/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.headers.properties.set.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.set,data:data85};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1952,11 +1951,15 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data84.token_sha256 !== undefined){
-let data86 = data84.token_sha256;
-if(typeof data86 === "string"){
-if(!pattern9.test(data86)){
-const err153 = {instancePath:instancePath+"/agents/" + i6+"/token_sha256",schemaPath:"#/properties/agents/items/properties/token_sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{64}$"},message:"must match pattern \""+"^[0-9a-fA-F]{64}$"+"\"",schema:"^[0-9a-fA-F]{64}$",parentSchema:schema11.properties.agents.items.properties.token_sha256,data:data86};
+if(data84.remove !== undefined){
+let data87 = data84.remove;
+if(Array.isArray(data87)){
+const len6 = data87.length;
+for(let i6=0; i6<len6; i6++){
+let data88 = data87[i6];
+if(typeof data88 === "string"){
+if(func3(data88) > 128){
+const err153 = {instancePath:instancePath+"/routes/" + i2+"/headers/remove/" + i6,schemaPath:"#/properties/routes/items/properties/headers/properties/remove/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.routes.items.properties.headers.properties.remove.items,data:data88};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1965,9 +1968,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-else {
-const err154 = {instancePath:instancePath+"/agents/" + i6+"/token_sha256",schemaPath:"#/properties/agents/items/properties/token_sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.token_sha256.type,parentSchema:schema11.properties.agents.items.properties.token_sha256,data:data86};
+if(!pattern7.test(data88)){
+const err154 = {instancePath:instancePath+"/routes/" + i2+"/headers/remove/" + i6,schemaPath:"#/properties/routes/items/properties/headers/properties/remove/items/pattern",keyword:"pattern",params:{pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},message:"must match pattern \""+"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"+"\"",schema:"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",parentSchema:schema11.properties.routes.items.properties.headers.properties.remove.items,data:data88};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1977,11 +1979,8 @@ vErrors.push(err154);
 errors++;
 }
 }
-if(data84.vault !== undefined){
-let data87 = data84.vault;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-if(data87.agent === undefined){
-const err155 = {instancePath:instancePath+"/agents/" + i6+"/vault",schemaPath:"#/properties/agents/items/properties/vault/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'",schema:schema11.properties.agents.items.properties.vault.required,parentSchema:schema11.properties.agents.items.properties.vault,data:data87};
+else {
+const err155 = {instancePath:instancePath+"/routes/" + i2+"/headers/remove/" + i6,schemaPath:"#/properties/routes/items/properties/headers/properties/remove/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.routes.items.properties.headers.properties.remove.items.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.remove.items,data:data88};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1990,8 +1989,10 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data87.key_file === undefined){
-const err156 = {instancePath:instancePath+"/agents/" + i6+"/vault",schemaPath:"#/properties/agents/items/properties/vault/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.agents.items.properties.vault.required,parentSchema:schema11.properties.agents.items.properties.vault,data:data87};
+}
+}
+else {
+const err156 = {instancePath:instancePath+"/routes/" + i2+"/headers/remove",schemaPath:"#/properties/routes/items/properties/headers/properties/remove/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.routes.items.properties.headers.properties.remove.type,parentSchema:schema11.properties.routes.items.properties.headers.properties.remove,data:data87};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2000,9 +2001,10 @@ vErrors.push(err156);
 }
 errors++;
 }
-for(const key17 in data87){
-if(!(((key17 === "agent") || (key17 === "key_file")) || (key17 === "passphrase_env"))){
-const err157 = {instancePath:instancePath+"/agents/" + i6+"/vault",schemaPath:"#/properties/agents/items/properties/vault/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.agents.items.properties.vault,data:data87};
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/routes/" + i2+"/headers",schemaPath:"#/properties/routes/items/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.properties.headers.type,parentSchema:schema11.properties.routes.items.properties.headers,data:data84};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2012,11 +2014,9 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data87.agent !== undefined){
-let data88 = data87.agent;
-if(typeof data88 === "string"){
-if(!pattern0.test(data88)){
-const err158 = {instancePath:instancePath+"/agents/" + i6+"/vault/agent",schemaPath:"#/properties/agents/items/properties/vault/properties/agent/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",parentSchema:schema11.properties.agents.items.properties.vault.properties.agent,data:data88};
+}
+else {
+const err158 = {instancePath:instancePath+"/routes/" + i2,schemaPath:"#/properties/routes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.routes.items.type,parentSchema:schema11.properties.routes.items,data:data46};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2026,8 +2026,17 @@ vErrors.push(err158);
 errors++;
 }
 }
-else {
-const err159 = {instancePath:instancePath+"/agents/" + i6+"/vault/agent",schemaPath:"#/properties/agents/items/properties/vault/properties/agent/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.vault.properties.agent.type,parentSchema:schema11.properties.agents.items.properties.vault.properties.agent,data:data88};
+}
+}
+if(data.agents !== undefined){
+let data89 = data.agents;
+if(Array.isArray(data89)){
+const len7 = data89.length;
+for(let i7=0; i7<len7; i7++){
+let data90 = data89[i7];
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+if(data90.name === undefined){
+const err159 = {instancePath:instancePath+"/agents/" + i7,schemaPath:"#/properties/agents/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.agents.items.required,parentSchema:schema11.properties.agents.items,data:data90};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2036,12 +2045,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-if(data87.key_file !== undefined){
-let data89 = data87.key_file;
-if(typeof data89 === "string"){
-if(func3(data89) < 1){
-const err160 = {instancePath:instancePath+"/agents/" + i6+"/vault/key_file",schemaPath:"#/properties/agents/items/properties/vault/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.agents.items.properties.vault.properties.key_file,data:data89};
+if(data90.routes === undefined){
+const err160 = {instancePath:instancePath+"/agents/" + i7,schemaPath:"#/properties/agents/items/required",keyword:"required",params:{missingProperty: "routes"},message:"must have required property '"+"routes"+"'",schema:schema11.properties.agents.items.required,parentSchema:schema11.properties.agents.items,data:data90};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2050,9 +2055,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-else {
-const err161 = {instancePath:instancePath+"/agents/" + i6+"/vault/key_file",schemaPath:"#/properties/agents/items/properties/vault/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.vault.properties.key_file.type,parentSchema:schema11.properties.agents.items.properties.vault.properties.key_file,data:data89};
+for(const key16 in data90){
+if(!(((((((key16 === "name") || (key16 === "token_sha256")) || (key16 === "vault")) || (key16 === "routes")) || (key16 === "placeholders")) || (key16 === "listen")) || (key16 === "rate_limit"))){
+const err161 = {instancePath:instancePath+"/agents/" + i7,schemaPath:"#/properties/agents/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.agents.items,data:data90};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2062,11 +2067,11 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data87.passphrase_env !== undefined){
-let data90 = data87.passphrase_env;
-if(typeof data90 === "string"){
-if(!pattern1.test(data90)){
-const err162 = {instancePath:instancePath+"/agents/" + i6+"/vault/passphrase_env",schemaPath:"#/properties/agents/items/properties/vault/properties/passphrase_env/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.agents.items.properties.vault.properties.passphrase_env,data:data90};
+if(data90.name !== undefined){
+let data91 = data90.name;
+if(typeof data91 === "string"){
+if(!pattern10.test(data91)){
+const err162 = {instancePath:instancePath+"/agents/" + i7+"/name",schemaPath:"#/properties/agents/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",parentSchema:schema11.properties.agents.items.properties.name,data:data91};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2077,7 +2082,7 @@ errors++;
 }
 }
 else {
-const err163 = {instancePath:instancePath+"/agents/" + i6+"/vault/passphrase_env",schemaPath:"#/properties/agents/items/properties/vault/properties/passphrase_env/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.vault.properties.passphrase_env.type,parentSchema:schema11.properties.agents.items.properties.vault.properties.passphrase_env,data:data90};
+const err163 = {instancePath:instancePath+"/agents/" + i7+"/name",schemaPath:"#/properties/agents/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.name.type,parentSchema:schema11.properties.agents.items.properties.name,data:data91};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2087,9 +2092,11 @@ vErrors.push(err163);
 errors++;
 }
 }
-}
-else {
-const err164 = {instancePath:instancePath+"/agents/" + i6+"/vault",schemaPath:"#/properties/agents/items/properties/vault/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.agents.items.properties.vault.type,parentSchema:schema11.properties.agents.items.properties.vault,data:data87};
+if(data90.token_sha256 !== undefined){
+let data92 = data90.token_sha256;
+if(typeof data92 === "string"){
+if(!pattern11.test(data92)){
+const err164 = {instancePath:instancePath+"/agents/" + i7+"/token_sha256",schemaPath:"#/properties/agents/items/properties/token_sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{64}$"},message:"must match pattern \""+"^[0-9a-fA-F]{64}$"+"\"",schema:"^[0-9a-fA-F]{64}$",parentSchema:schema11.properties.agents.items.properties.token_sha256,data:data92};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2099,15 +2106,8 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data84.routes !== undefined){
-let data91 = data84.routes;
-if(Array.isArray(data91)){
-const len7 = data91.length;
-for(let i7=0; i7<len7; i7++){
-let data92 = data91[i7];
-if(typeof data92 === "string"){
-if(func3(data92) < 1){
-const err165 = {instancePath:instancePath+"/agents/" + i6+"/routes/" + i7,schemaPath:"#/properties/agents/items/properties/routes/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.agents.items.properties.routes.items,data:data92};
+else {
+const err165 = {instancePath:instancePath+"/agents/" + i7+"/token_sha256",schemaPath:"#/properties/agents/items/properties/token_sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.token_sha256.type,parentSchema:schema11.properties.agents.items.properties.token_sha256,data:data92};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2117,8 +2117,11 @@ vErrors.push(err165);
 errors++;
 }
 }
-else {
-const err166 = {instancePath:instancePath+"/agents/" + i6+"/routes/" + i7,schemaPath:"#/properties/agents/items/properties/routes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.routes.items.type,parentSchema:schema11.properties.agents.items.properties.routes.items,data:data92};
+if(data90.vault !== undefined){
+let data93 = data90.vault;
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+if(data93.agent === undefined){
+const err166 = {instancePath:instancePath+"/agents/" + i7+"/vault",schemaPath:"#/properties/agents/items/properties/vault/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'",schema:schema11.properties.agents.items.properties.vault.required,parentSchema:schema11.properties.agents.items.properties.vault,data:data93};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2127,10 +2130,8 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-}
-else {
-const err167 = {instancePath:instancePath+"/agents/" + i6+"/routes",schemaPath:"#/properties/agents/items/properties/routes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.agents.items.properties.routes.type,parentSchema:schema11.properties.agents.items.properties.routes,data:data91};
+if(data93.key_file === undefined){
+const err167 = {instancePath:instancePath+"/agents/" + i7+"/vault",schemaPath:"#/properties/agents/items/properties/vault/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.agents.items.properties.vault.required,parentSchema:schema11.properties.agents.items.properties.vault,data:data93};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2139,16 +2140,9 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-if(data84.placeholders !== undefined){
-let data93 = data84.placeholders;
-if(Array.isArray(data93)){
-const len8 = data93.length;
-for(let i8=0; i8<len8; i8++){
-let data94 = data93[i8];
-if(typeof data94 === "string"){
-if(func3(data94) > 512){
-const err168 = {instancePath:instancePath+"/agents/" + i6+"/placeholders/" + i8,schemaPath:"#/properties/agents/items/properties/placeholders/items/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters",schema:512,parentSchema:schema11.properties.agents.items.properties.placeholders.items,data:data94};
+for(const key17 in data93){
+if(!(((key17 === "agent") || (key17 === "key_file")) || (key17 === "passphrase_env"))){
+const err168 = {instancePath:instancePath+"/agents/" + i7+"/vault",schemaPath:"#/properties/agents/items/properties/vault/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.agents.items.properties.vault,data:data93};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2157,8 +2151,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(func3(data94) < 8){
-const err169 = {instancePath:instancePath+"/agents/" + i6+"/placeholders/" + i8,schemaPath:"#/properties/agents/items/properties/placeholders/items/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters",schema:8,parentSchema:schema11.properties.agents.items.properties.placeholders.items,data:data94};
+}
+if(data93.agent !== undefined){
+let data94 = data93.agent;
+if(typeof data94 === "string"){
+if(!pattern0.test(data94)){
+const err169 = {instancePath:instancePath+"/agents/" + i7+"/vault/agent",schemaPath:"#/properties/agents/items/properties/vault/properties/agent/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",parentSchema:schema11.properties.agents.items.properties.vault.properties.agent,data:data94};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2169,7 +2167,7 @@ errors++;
 }
 }
 else {
-const err170 = {instancePath:instancePath+"/agents/" + i6+"/placeholders/" + i8,schemaPath:"#/properties/agents/items/properties/placeholders/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.placeholders.items.type,parentSchema:schema11.properties.agents.items.properties.placeholders.items,data:data94};
+const err170 = {instancePath:instancePath+"/agents/" + i7+"/vault/agent",schemaPath:"#/properties/agents/items/properties/vault/properties/agent/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.vault.properties.agent.type,parentSchema:schema11.properties.agents.items.properties.vault.properties.agent,data:data94};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2179,9 +2177,11 @@ vErrors.push(err170);
 errors++;
 }
 }
-}
-else {
-const err171 = {instancePath:instancePath+"/agents/" + i6+"/placeholders",schemaPath:"#/properties/agents/items/properties/placeholders/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.agents.items.properties.placeholders.type,parentSchema:schema11.properties.agents.items.properties.placeholders,data:data93};
+if(data93.key_file !== undefined){
+let data95 = data93.key_file;
+if(typeof data95 === "string"){
+if(func3(data95) < 1){
+const err171 = {instancePath:instancePath+"/agents/" + i7+"/vault/key_file",schemaPath:"#/properties/agents/items/properties/vault/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.agents.items.properties.vault.properties.key_file,data:data95};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2191,11 +2191,8 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data84.listen !== undefined){
-let data95 = data84.listen;
-if(typeof data95 === "string"){
-if(func3(data95) < 1){
-const err172 = {instancePath:instancePath+"/agents/" + i6+"/listen",schemaPath:"#/properties/agents/items/properties/listen/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.agents.items.properties.listen,data:data95};
+else {
+const err172 = {instancePath:instancePath+"/agents/" + i7+"/vault/key_file",schemaPath:"#/properties/agents/items/properties/vault/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.vault.properties.key_file.type,parentSchema:schema11.properties.agents.items.properties.vault.properties.key_file,data:data95};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2205,8 +2202,11 @@ vErrors.push(err172);
 errors++;
 }
 }
-else {
-const err173 = {instancePath:instancePath+"/agents/" + i6+"/listen",schemaPath:"#/properties/agents/items/properties/listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.listen.type,parentSchema:schema11.properties.agents.items.properties.listen,data:data95};
+if(data93.passphrase_env !== undefined){
+let data96 = data93.passphrase_env;
+if(typeof data96 === "string"){
+if(!pattern1.test(data96)){
+const err173 = {instancePath:instancePath+"/agents/" + i7+"/vault/passphrase_env",schemaPath:"#/properties/agents/items/properties/vault/properties/passphrase_env/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.agents.items.properties.vault.properties.passphrase_env,data:data96};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2216,12 +2216,8 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data84.rate_limit !== undefined){
-let data96 = data84.rate_limit;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-for(const key18 in data96){
-if(!((((key18 === "requests") || (key18 === "per")) || (key18 === "burst")) || (key18 === "max_streams"))){
-const err174 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit",schemaPath:"#/properties/agents/items/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.agents.items.properties.rate_limit,data:data96};
+else {
+const err174 = {instancePath:instancePath+"/agents/" + i7+"/vault/passphrase_env",schemaPath:"#/properties/agents/items/properties/vault/properties/passphrase_env/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.vault.properties.passphrase_env.type,parentSchema:schema11.properties.agents.items.properties.vault.properties.passphrase_env,data:data96};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2231,10 +2227,9 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data96.requests !== undefined){
-let data97 = data96.requests;
-if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
-const err175 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/requests",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.agents.items.properties.rate_limit.properties.requests.type,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.requests,data:data97};
+}
+else {
+const err175 = {instancePath:instancePath+"/agents/" + i7+"/vault",schemaPath:"#/properties/agents/items/properties/vault/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.agents.items.properties.vault.type,parentSchema:schema11.properties.agents.items.properties.vault,data:data93};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2243,9 +2238,16 @@ vErrors.push(err175);
 }
 errors++;
 }
-if((typeof data97 == "number") && (isFinite(data97))){
-if(data97 > 1000000 || isNaN(data97)){
-const err176 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/requests",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.requests,data:data97};
+}
+if(data90.routes !== undefined){
+let data97 = data90.routes;
+if(Array.isArray(data97)){
+const len8 = data97.length;
+for(let i8=0; i8<len8; i8++){
+let data98 = data97[i8];
+if(typeof data98 === "string"){
+if(func3(data98) < 1){
+const err176 = {instancePath:instancePath+"/agents/" + i7+"/routes/" + i8,schemaPath:"#/properties/agents/items/properties/routes/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.agents.items.properties.routes.items,data:data98};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2254,8 +2256,9 @@ vErrors.push(err176);
 }
 errors++;
 }
-if(data97 < 1 || isNaN(data97)){
-const err177 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/requests",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.requests,data:data97};
+}
+else {
+const err177 = {instancePath:instancePath+"/agents/" + i7+"/routes/" + i8,schemaPath:"#/properties/agents/items/properties/routes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.routes.items.type,parentSchema:schema11.properties.agents.items.properties.routes.items,data:data98};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2266,10 +2269,8 @@ errors++;
 }
 }
 }
-if(data96.per !== undefined){
-let data98 = data96.per;
-if(!((data98 === "second") || (data98 === "minute"))){
-const err178 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/per",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/per/enum",keyword:"enum",params:{allowedValues: schema11.properties.agents.items.properties.rate_limit.properties.per.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.agents.items.properties.rate_limit.properties.per.enum,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.per,data:data98};
+else {
+const err178 = {instancePath:instancePath+"/agents/" + i7+"/routes",schemaPath:"#/properties/agents/items/properties/routes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.agents.items.properties.routes.type,parentSchema:schema11.properties.agents.items.properties.routes,data:data97};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2279,10 +2280,15 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data96.burst !== undefined){
-let data99 = data96.burst;
-if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
-const err179 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/burst",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.agents.items.properties.rate_limit.properties.burst.type,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.burst,data:data99};
+if(data90.placeholders !== undefined){
+let data99 = data90.placeholders;
+if(Array.isArray(data99)){
+const len9 = data99.length;
+for(let i9=0; i9<len9; i9++){
+let data100 = data99[i9];
+if(typeof data100 === "string"){
+if(func3(data100) > 512){
+const err179 = {instancePath:instancePath+"/agents/" + i7+"/placeholders/" + i9,schemaPath:"#/properties/agents/items/properties/placeholders/items/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters",schema:512,parentSchema:schema11.properties.agents.items.properties.placeholders.items,data:data100};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2291,9 +2297,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-if((typeof data99 == "number") && (isFinite(data99))){
-if(data99 > 1000000 || isNaN(data99)){
-const err180 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/burst",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.burst,data:data99};
+if(func3(data100) < 8){
+const err180 = {instancePath:instancePath+"/agents/" + i7+"/placeholders/" + i9,schemaPath:"#/properties/agents/items/properties/placeholders/items/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters",schema:8,parentSchema:schema11.properties.agents.items.properties.placeholders.items,data:data100};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2302,8 +2307,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(data99 < 1 || isNaN(data99)){
-const err181 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/burst",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.burst,data:data99};
+}
+else {
+const err181 = {instancePath:instancePath+"/agents/" + i7+"/placeholders/" + i9,schemaPath:"#/properties/agents/items/properties/placeholders/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.placeholders.items.type,parentSchema:schema11.properties.agents.items.properties.placeholders.items,data:data100};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2314,10 +2320,8 @@ errors++;
 }
 }
 }
-if(data96.max_streams !== undefined){
-let data100 = data96.max_streams;
-if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
-const err182 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/max_streams",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/max_streams/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams.type,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams,data:data100};
+else {
+const err182 = {instancePath:instancePath+"/agents/" + i7+"/placeholders",schemaPath:"#/properties/agents/items/properties/placeholders/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.agents.items.properties.placeholders.type,parentSchema:schema11.properties.agents.items.properties.placeholders,data:data99};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2326,9 +2330,12 @@ vErrors.push(err182);
 }
 errors++;
 }
-if((typeof data100 == "number") && (isFinite(data100))){
-if(data100 > 100000 || isNaN(data100)){
-const err183 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/max_streams",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/max_streams/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams,data:data100};
+}
+if(data90.listen !== undefined){
+let data101 = data90.listen;
+if(typeof data101 === "string"){
+if(func3(data101) < 1){
+const err183 = {instancePath:instancePath+"/agents/" + i7+"/listen",schemaPath:"#/properties/agents/items/properties/listen/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.agents.items.properties.listen,data:data101};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2337,8 +2344,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(data100 < 1 || isNaN(data100)){
-const err184 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit/max_streams",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/max_streams/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams,data:data100};
+}
+else {
+const err184 = {instancePath:instancePath+"/agents/" + i7+"/listen",schemaPath:"#/properties/agents/items/properties/listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.agents.items.properties.listen.type,parentSchema:schema11.properties.agents.items.properties.listen,data:data101};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2348,10 +2356,12 @@ vErrors.push(err184);
 errors++;
 }
 }
-}
-}
-else {
-const err185 = {instancePath:instancePath+"/agents/" + i6+"/rate_limit",schemaPath:"#/properties/agents/items/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.agents.items.properties.rate_limit.type,parentSchema:schema11.properties.agents.items.properties.rate_limit,data:data96};
+if(data90.rate_limit !== undefined){
+let data102 = data90.rate_limit;
+if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
+for(const key18 in data102){
+if(!((((key18 === "requests") || (key18 === "per")) || (key18 === "burst")) || (key18 === "max_streams"))){
+const err185 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit",schemaPath:"#/properties/agents/items/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.agents.items.properties.rate_limit,data:data102};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2361,9 +2371,10 @@ vErrors.push(err185);
 errors++;
 }
 }
-}
-else {
-const err186 = {instancePath:instancePath+"/agents/" + i6,schemaPath:"#/properties/agents/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.agents.items.type,parentSchema:schema11.properties.agents.items,data:data84};
+if(data102.requests !== undefined){
+let data103 = data102.requests;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err186 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/requests",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.agents.items.properties.rate_limit.properties.requests.type,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.requests,data:data103};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2372,10 +2383,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-}
-else {
-const err187 = {instancePath:instancePath+"/agents",schemaPath:"#/properties/agents/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.agents.type,parentSchema:schema11.properties.agents,data:data83};
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 > 1000000 || isNaN(data103)){
+const err187 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/requests",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.requests,data:data103};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2384,15 +2394,145 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-}
-else {
-const err188 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data103 < 1 || isNaN(data103)){
+const err188 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/requests",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.requests,data:data103};
 if(vErrors === null){
 vErrors = [err188];
 }
 else {
 vErrors.push(err188);
+}
+errors++;
+}
+}
+}
+if(data102.per !== undefined){
+let data104 = data102.per;
+if(!((data104 === "second") || (data104 === "minute"))){
+const err189 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/per",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/per/enum",keyword:"enum",params:{allowedValues: schema11.properties.agents.items.properties.rate_limit.properties.per.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.agents.items.properties.rate_limit.properties.per.enum,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.per,data:data104};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+if(data102.burst !== undefined){
+let data105 = data102.burst;
+if(!(((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105))) && (isFinite(data105)))){
+const err190 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/burst",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.agents.items.properties.rate_limit.properties.burst.type,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.burst,data:data105};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+if((typeof data105 == "number") && (isFinite(data105))){
+if(data105 > 1000000 || isNaN(data105)){
+const err191 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/burst",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.burst,data:data105};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+if(data105 < 1 || isNaN(data105)){
+const err192 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/burst",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.burst,data:data105};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+}
+}
+if(data102.max_streams !== undefined){
+let data106 = data102.max_streams;
+if(!(((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106))) && (isFinite(data106)))){
+const err193 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/max_streams",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/max_streams/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams.type,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams,data:data106};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+if((typeof data106 == "number") && (isFinite(data106))){
+if(data106 > 100000 || isNaN(data106)){
+const err194 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/max_streams",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/max_streams/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams,data:data106};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+if(data106 < 1 || isNaN(data106)){
+const err195 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit/max_streams",schemaPath:"#/properties/agents/items/properties/rate_limit/properties/max_streams/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.agents.items.properties.rate_limit.properties.max_streams,data:data106};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/agents/" + i7+"/rate_limit",schemaPath:"#/properties/agents/items/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.agents.items.properties.rate_limit.type,parentSchema:schema11.properties.agents.items.properties.rate_limit,data:data102};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+}
+else {
+const err197 = {instancePath:instancePath+"/agents/" + i7,schemaPath:"#/properties/agents/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.agents.items.type,parentSchema:schema11.properties.agents.items,data:data90};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/agents",schemaPath:"#/properties/agents/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.agents.type,parentSchema:schema11.properties.agents,data:data89};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+}
+else {
+const err199 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
 }
 errors++;
 }

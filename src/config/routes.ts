@@ -222,6 +222,7 @@ export function convertRoute(issues: Issues, w: WireRoute, index: number): Route
     inject,
     cacheTtlMs,
     allowPlaintext: w.allow_plaintext ?? false,
+    ...(w.allow_plaintext_via_proxy === true ? { allowPlaintextViaProxy: true } : {}),
     allowWildcardHost: w.allow_wildcard_host ?? false,
     keepCookies: w.keep_cookies ?? false,
     timeouts,

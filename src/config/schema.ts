@@ -27,6 +27,11 @@ export interface WireEgress {
   allow?: string[];
   block_private_addresses?: boolean;
   host_header_form?: boolean;
+  /** Upstream (corporate) proxy: `http://host:port` or `env` (config/upstream-proxy.ts). */
+  upstream_proxy?: string;
+  no_proxy?: string[];
+  upstream_proxy_credential?: string;
+  upstream_proxy_credential_env?: string;
 }
 
 export interface WireTls {
@@ -75,6 +80,7 @@ export interface WireRoute {
   inject?: { header_type?: 'bearer' | 'api_key' | 'basic' | 'custom'; header_name?: string };
   cache_ttl?: WireDuration;
   allow_plaintext?: boolean;
+  allow_plaintext_via_proxy?: boolean;
   allow_wildcard_host?: boolean;
   keep_cookies?: boolean;
   timeouts?: { connect?: WireDuration; headers?: WireDuration; idle?: WireDuration };
@@ -198,6 +204,7 @@ const route = obj(
     }),
     cache_ttl: duration,
     allow_plaintext: { type: 'boolean' },
+    allow_plaintext_via_proxy: { type: 'boolean' },
     allow_wildcard_host: { type: 'boolean' },
     keep_cookies: { type: 'boolean' },
     timeouts: obj({ connect: duration, headers: duration, idle: duration }),
@@ -266,6 +273,16 @@ export const ROUTES_SCHEMA = obj(
       allow: { type: 'array', items: nonEmpty },
       block_private_addresses: { type: 'boolean' },
       host_header_form: { type: 'boolean' },
+      // upstream proxy (README "Corporate proxy")
+      upstream_proxy: { ...nonEmpty, 'x-message': 'must be an http:// URL with a port (e.g. http://proxy.corp:3128), or env' },
+      no_proxy: { type: 'array', items: nonEmpty },
+      upstream_proxy_credential: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9_.:@+-]+(/[A-Za-z0-9_.:@+-]+)*$',
+        maxLength: 512,
+        'x-message': 'must be a vault path such as corp/proxy (letters, digits, "_.-:@+" and "/" between parts)',
+      },
+      upstream_proxy_credential_env: { ...envName, 'x-message': 'must be the NAME of an environment variable holding user:password (not the value itself)' },
     }),
     tls: obj({ ca_dir: nonEmpty, upstream_ca_file: nonEmpty }),
     limits: obj({

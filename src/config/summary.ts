@@ -10,6 +10,7 @@ import { formatBytes } from './size.js';
 import { lintKnownApis } from './known-apis.js';
 import { allowEntryText } from './hosts.js';
 import type { AgentSettings, Config, HostPort, RateLimit, Route } from './types.js';
+import { describeUpstreamProxy, lintUpstreamProxy } from './upstream-proxy-summary.js';
 
 /**
  * Names that suggest a secret value; file paths and env-var names are not values.
@@ -91,6 +92,7 @@ export function summarizeConfig(c: Config): string {
     `listen ${addr(c.listen)}; admin ${c.admin ? addr(c.admin) : 'off'}`,
     `vault: agent ${v.agent} via ${via}; key file ${v.keyFile}${v.passphraseEnv ? ` (passphrase from $${v.passphraseEnv})` : ''}; timeout ${formatDuration(v.timeoutMs)}`,
     `egress: unmatched ${e.unmatched}; allow ${e.allow.length ? e.allow.map(allowEntryText).join(', ') : '(none)'}; private addresses ${e.blockPrivateAddresses ? 'blocked' : 'ALLOWED'}; host-header form ${e.hostHeaderForm ? 'on' : 'off'}`,
+    ...[describeUpstreamProxy(c)].filter((x): x is string => x !== null), // README "Corporate proxy"
     `tls: interception CA ${c.tls.caDir ?? '(not configured)'}; extra upstream CA ${c.tls.upstreamCaFile ?? '(none)'}`,
     `limits: headers ${formatDuration(l.headersTimeoutMs)}, request ${l.requestTimeoutMs === 0 ? 'none' : formatDuration(l.requestTimeoutMs)}, keep-alive ${formatDuration(l.keepAliveTimeoutMs)}, ` +
       `max header ${formatBytes(l.maxHeaderBytes)}, max connections ${l.maxConnections}, shutdown ${formatDuration(l.shutdownTimeoutMs)}` +
@@ -133,6 +135,7 @@ export function lintConfig(c: Config): string[] {
   if (c.egress.unmatched === 'passthrough') w.push('egress.unmatched: passthrough lets the agent reach any host without a route (without credentials)');
   if (!c.egress.blockPrivateAddresses) w.push('egress.block_private_addresses: false lets passthrough and tunnels reach private, loopback and metadata addresses');
   if (c.egress.hostHeaderForm) w.push('egress.host_header_form: on; origin-form requests are routed by their Host header (only for agents whose DNS points API hosts here)');
+  w.push(...lintUpstreamProxy(c)); // README "Corporate proxy"
   for (const entry of c.egress.allow) {
     const a = entry.host;
     const shownEntry = allowEntryText(entry);

@@ -5,6 +5,7 @@
  * routing (`routing/route.ts`) and are re-exported here for the converters.
  */
 import type { EgressSettings, RateLimit, Route, RouteTimeouts } from '../routing/route.js';
+import type { NoProxyEntry } from '../routing/no-proxy.js';
 
 export type {
   AllowEntry,
@@ -102,6 +103,44 @@ export interface TimeoutSettings {
   readonly tlsHandshakeMs: number;
 }
 
+// --- upstream (corporate) proxy: egress.upstream_proxy (README "Corporate proxy") ---
+export type { NoProxyEntry } from '../routing/no-proxy.js';
+
+/** Where the Basic credential for the upstream proxy comes from; never the value itself (I10). */
+export type ProxyCredential =
+  /** `use`/`http_header` with header_type basic at this vault path. */
+  | { readonly kind: 'vault'; readonly path: string }
+  /** An environment variable holding `user:pass`. */
+  | { readonly kind: 'env'; readonly variable: string }
+  /** The user:pass part of a proxy URL taken from this environment variable (HTTPS_PROXY=http://u:p@host:port). */
+  | { readonly kind: 'proxy_url'; readonly variable: string };
+
+/** One upstream proxy: a plain-HTTP proxy at host:port. */
+export interface ProxyEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** Where it was configured, for messages: `egress.upstream_proxy`, `HTTPS_PROXY`, `SANCTUM_SIDECAR_UPSTREAM_PROXY`, ... */
+  readonly from: string;
+  readonly credential: ProxyCredential | undefined;
+}
+
+export interface UpstreamProxySettings {
+  /** As asked for: undefined (none), 'env', or a URL without user:pass; kept so an override can re-derive the rest. */
+  readonly setting: string | undefined;
+  /** `egress.upstream_proxy`, or the override that set `setting`. */
+  readonly settingFrom: string;
+  /** `egress.no_proxy` and `egress.upstream_proxy_credential(_env)` as written. */
+  readonly configuredNoProxy: readonly NoProxyEntry[];
+  readonly configuredCredential: ProxyCredential | undefined;
+  /** The proxy for https:// upstreams and CONNECT byte tunnels (CONNECT, then end-to-end bytes). */
+  readonly https: ProxyEndpoint | undefined;
+  /** The proxy for plain http:// upstreams (absolute-form requests). */
+  readonly http: ProxyEndpoint | undefined;
+  /** Destinations that bypass the proxy: `egress.no_proxy`, plus NO_PROXY with `upstream_proxy: env`. */
+  readonly noProxy: readonly NoProxyEntry[];
+}
+// --- end upstream proxy ---
+
 export interface Config {
   readonly version: 1;
   readonly listen: HostPort;
@@ -114,6 +153,8 @@ export interface Config {
   readonly limits: LimitsSettings;
   readonly timeouts: TimeoutSettings;
   readonly routes: readonly Route[];
+  /** `egress.upstream_proxy` and friends; absent = no upstream proxy. */
+  readonly upstreamProxy?: UpstreamProxySettings;
   /** Gateway mode when non-empty; empty for the single-agent sidecar. */
   readonly agents: readonly AgentSettings[];
   /** sha256 of the source text (hex, first 16 chars): `config_info{hash}`. */

@@ -235,7 +235,7 @@ export async function resolveEndpoint(host: string, port: number): Promise<HostP
 }
 
 /** Gate options that follow the current config snapshot (block_private_addresses, exact allow-list). */
-export function gateFor(config: () => Config, ownEndpoints: () => ReadonlyArray<HostPort>): GateOptions {
+export function gateFor(config: () => Config, ownEndpoints: () => ReadonlyArray<HostPort>, resolve?: GateOptions['resolve']): GateOptions {
   const exact = new WeakMap<readonly AllowEntry[], ReadonlySet<string>>();
   return {
     get blockPrivate(): boolean {
@@ -251,5 +251,6 @@ export function gateFor(config: () => Config, ownEndpoints: () => ReadonlyArray<
       return s;
     },
     ownEndpoints,
+    ...(resolve === undefined ? {} : { resolve }),
   };
 }

@@ -17,6 +17,10 @@ const P = 'sanctum_sidecar_';
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const VAULT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** `upstream_proxy_requests_total{result}`: ok, or which hop failed how (proxy/record.ts maps codes to these). */
+export const UPSTREAM_PROXY_RESULTS = ['ok', 'proxy_auth', 'proxy_refused', 'proxy_error', 'proxy_unreachable', 'address_blocked', 'upstream_error', 'error'] as const;
+export type UpstreamProxyResult = (typeof UPSTREAM_PROXY_RESULTS)[number];
+
 export type Outcome =
   | 'forwarded'
   | 'delegated'
@@ -154,6 +158,20 @@ export class Metrics {
     labelNames: ['agent', 'kind'] as const,
     registers: [this.registry],
   });
+  // --- upstream (corporate) proxy (README "Corporate proxy"; results: UPSTREAM_PROXY_RESULTS) ---
+  readonly upstreamProxyRequests = new Counter({
+    name: `${P}upstream_proxy_requests_total`,
+    help: 'Requests and byte tunnels whose destination is served through the upstream proxy, by route and result (ok, proxy_auth, proxy_refused, proxy_error, proxy_unreachable, address_blocked, upstream_error, error).',
+    labelNames: ['route', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamProxyConnects = new Counter({
+    name: `${P}upstream_proxy_connects_total`,
+    help: 'CONNECT handshakes with the upstream proxy by result (ok, auth_required, refused, error, unreachable).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  // --- end upstream proxy ---
 
   // ---- Operations (issue 16): build info, in-flight requests, open connections, CA expiry. ----
   readonly buildInfo = new Gauge({

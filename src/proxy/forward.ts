@@ -7,6 +7,8 @@
  * address. Requests go through `dispatch` with a small handler that streams both
  * ways with backpressure: no buffering, redirects never followed (I5), a client abort
  * cancels the upstream request and an upstream abort ends the client's response.
+ * With an upstream (corporate) proxy configured, the same pools and agent reach their
+ * origins through it (proxy/proxied.ts); the choice is made per origin, from no_proxy.
  *
  * Connection reuse (issue 18): pool slots record their sockets (proxy/connections), so a
  * request that fails on a reused connection before any answer byte can be sent once
@@ -27,6 +29,8 @@ import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import { checkDestination, type GateOptions } from '../egress/address-gate.js';
 import { filterResponseHeaders } from './headers.js';
+import { proxyKey, UpstreamProxy, type ProxyUse } from '../egress/upstream-proxy.js';
+import { AbsoluteForm, PassthroughSwitch, tunnelConnector } from './proxied.js';
 import { trackingClientFactory, type ConnectionRecord } from './connections.js';
 import { HeldBody } from './held-body.js';
 import type { ResponseGuard } from './response-guard.js';
@@ -37,11 +41,13 @@ export interface UpstreamOptions {
   readonly extraCa: string | undefined;
   readonly keepAliveTimeoutMs?: number;
   readonly gate: GateOptions;
+  /** The upstream proxy of the current configuration, or null: direct (README "Corporate proxy"). */
+  readonly upstreamProxy?: () => UpstreamProxy | null;
 }
 
 interface PoolEntry {
   readonly key: string;
-  readonly pool: Pool;
+  readonly pool: Dispatcher;
 }
 
 /**
@@ -70,8 +76,8 @@ export class Upstreams implements FreshConnections {
   readonly #oneOff = new Set<Client>();
   readonly #opts: UpstreamOptions;
   readonly #ca: string[] | undefined;
-  #passthrough: Agent | null = null;
-  #passthroughConnectMs = 0;
+  #passthrough: Dispatcher | null = null;
+  #passthroughKey = '';
 
   constructor(opts: UpstreamOptions) {
     this.#opts = opts;
@@ -80,22 +86,38 @@ export class Upstreams implements FreshConnections {
 
   /** The dispatcher for a route's upstream. */
   forRoute(route: Route): Dispatcher {
-    const key = `${route.upstream.origin}|${route.timeouts.connectMs}`;
+    const proxy = this.#opts.upstreamProxy?.() ?? null;
+    const u = route.upstream;
+    const ep = proxy?.endpointFor(u.scheme, u.host, u.port);
+    const key = `${u.origin}|${route.timeouts.connectMs}|${ep === undefined ? '' : JSON.stringify(ep)}`;
     const existing = this.#pools.get(route.name);
     if (existing !== undefined && existing.key === key) return existing.pool;
-    const opts: UndiciClient.Options = {
-      connect: {
-        timeout: route.timeouts.connectMs,
-        rejectUnauthorized: true,
-        ...(this.#ca === undefined ? {} : { ca: this.#ca }),
-      },
+    const connect = {
+      timeout: route.timeouts.connectMs,
+      rejectUnauthorized: true,
+      ...(this.#ca === undefined ? {} : { ca: this.#ca }),
+    };
+    const poolOpts = {
       ...KEEP_ALIVE,
       ...(this.#opts.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: this.#opts.keepAliveTimeoutMs }),
       headersTimeout: route.timeouts.headersMs,
       bodyTimeout: route.timeouts.idleMs,
     };
-    const pool = new Pool(route.upstream.origin, { ...opts, factory: trackingClientFactory });
-    this.#clientOpts.set(pool, opts);
+    let pool: Dispatcher;
+    if (proxy === null || ep === undefined || u.scheme === 'https') {
+      // Through the upstream proxy, https goes in a CONNECT tunnel with the same TLS options. The
+      // connector is part of the settings, so a retry's fresh connection tunnels through the proxy too.
+      const opts: UndiciClient.Options = {
+        connect: proxy === null || ep === undefined ? connect : tunnelConnector(buildConnector(connect), proxy, ep, connect.timeout),
+        ...poolOpts,
+      };
+      pool = new Pool(u.origin, { ...opts, factory: trackingClientFactory });
+      this.#clientOpts.set(pool, opts);
+    } else {
+      // Plain http through the proxy, in absolute-form. Its connections are not tracked, so it is
+      // never retried (proxy/retry needs a reused connection); a retry would fail closed anyway.
+      pool = new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connect.timeout }, ...poolOpts }), proxy, ep, null) as unknown as Dispatcher;
+    }
     this.#pools.set(route.name, { key, pool });
     // A replaced pool finishes its in-flight requests, then closes (I13).
     if (existing !== undefined) void existing.pool.close().catch(() => undefined);
@@ -117,9 +139,11 @@ export class Upstreams implements FreshConnections {
    * Rebuilt when `timeouts.passthrough.connect` changes (the old one finishes, then closes).
    */
   passthrough(connectMs: number): Dispatcher {
-    if (this.#passthrough !== null && this.#passthroughConnectMs === connectMs) return this.#passthrough;
+    const proxy = this.#opts.upstreamProxy?.() ?? null;
+    const key = `${connectMs}|${proxy === null ? '' : proxyKey(proxy.settings)}`;
+    if (this.#passthrough !== null && this.#passthroughKey === key) return this.#passthrough;
     if (this.#passthrough !== null) void this.#passthrough.close().catch(() => undefined);
-    this.#passthroughConnectMs = connectMs;
+    this.#passthroughKey = key;
     const base = buildConnector({ timeout: connectMs, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
     const gate = this.#opts.gate;
     const connect: Connector = (opts, cb) => {
@@ -129,13 +153,30 @@ export class Upstreams implements FreshConnections {
       );
     };
     const opts: UndiciClient.Options = { connect, ...KEEP_ALIVE };
-    this.#passthrough = new Agent({ ...opts, factory: (origin, o) => new Pool(origin, { ...o, factory: trackingClientFactory }) });
-    this.#clientOpts.set(this.#passthrough, opts);
+    const direct = new Agent({ ...opts, factory: (origin, o) => new Pool(origin, { ...o, factory: trackingClientFactory }) });
+    this.#clientOpts.set(direct, opts);
+    const ep = proxy?.settings.http;
+    this.#passthrough =
+      proxy === null || ep === undefined
+        ? direct
+        : (new PassthroughSwitch(
+            direct,
+            new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connectMs }, ...KEEP_ALIVE }), proxy, ep, gate),
+            (host, port) => proxy.endpointFor('http', host, port) !== undefined,
+          ) as unknown as Dispatcher);
     return this.#passthrough;
   }
 
+  /** Does a request to `host:port` go through the upstream proxy (for the log and metrics)? */
+  viaProxy(use: ProxyUse, host: string, port: number): boolean {
+    return this.#opts.upstreamProxy?.()?.endpointFor(use, host, port) !== undefined;
+  }
+
   dispatchFresh(via: Dispatcher, origin: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
-    const settings = this.#clientOpts.get(via);
+    // Passthrough with an upstream proxy: the retry goes the way the first attempt went (never direct
+    // instead of through the proxy); only the direct side has settings here.
+    const picked = via instanceof PassthroughSwitch ? (via.pick(origin) as unknown as Dispatcher) : via;
+    const settings = this.#clientOpts.get(picked);
     // Only a dispatcher built here has known settings (TLS verification, the address gate): fail closed otherwise.
     if (settings === undefined) return void handler.onError?.(new SidecarError('UPSTREAM_ERROR'));
     const client = new Client(origin, settings);

@@ -86,6 +86,7 @@ function answerParserError(err: NodeJS.ErrnoException, socket: Socket, log: Logg
       bytes_in: 0,
       bytes_out: 0,
       cache: null,
+      via_proxy: false,
       retried: null,
     },
     { parser },

@@ -207,6 +207,7 @@ export class Pipeline {
       timeouts: r.timeouts,
       answer: { guard, dropSetCookie: dropsSetCookie(r) },
     };
+    st.viaProxy = this.#d.upstreams.viaProxy(r.upstream.scheme, r.upstream.host, r.upstream.port); // upstream proxy (log, metrics)
     this.#forward(st, res);
   }
 
@@ -225,6 +226,7 @@ export class Pipeline {
     st.outcome = 'passthrough';
     const t = st.snap!.config.timeouts.passthrough;
     st.outbound = { dispatcher: this.#d.upstreams.passthrough(t.connectMs), origin: `http://${authority}`, path: d.path, headers: out.list, timeouts: t, answer: NO_ANSWER_POLICY };
+    st.viaProxy = this.#d.upstreams.viaProxy('http', d.host, d.port); // upstream proxy (log, metrics)
     this.#forward(st, res);
   }
 

@@ -12,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { ErrorCode, SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { codeClass, type Metrics, type Outcome } from '../metrics/metrics.js';
+import { codeClass, type Metrics, type Outcome, type UpstreamProxyResult } from '../metrics/metrics.js';
 
 /** The fields of the canonical per-request line; names are constant and tests assert on them. */
 export interface RequestRecord {
@@ -31,6 +31,8 @@ export interface RequestRecord {
   bytes_in: number;
   bytes_out: number;
   cache: string | null;
+  /** Sent through the upstream (corporate) proxy. */
+  via_proxy: boolean;
   /** Why the request was sent upstream a second time (on a fresh connection, issue 18), or null; null on tunnels and parser refusals. */
   retried: string | null;
   /** The response guard's action on this answer (masked, aborted, uninspectable); absent when it did nothing. */
@@ -75,6 +77,7 @@ export interface Recorded {
   /** The response guard's action on this answer, if it acted. */
   readonly guard: string | null;
   readonly cancel: (() => void) | null;
+  readonly viaProxy: boolean;
   readonly release: (() => void) | null;
   settled: boolean;
 }
@@ -107,6 +110,7 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   if (st.cache !== null) m.cacheEvents.inc([routeName, st.cache]);
   if (st.retried !== null) m.upstreamRetries.inc({ route: routeName, reason: st.retried });
   if (st.outcome === 'denied' || st.outcome === 'bad_request') m.denied.inc({ reason: st.code ?? 'UNKNOWN' });
+  if (st.viaProxy) m.upstreamProxyRequests.inc({ route: routeName, result: proxyResult(st.code) });
   if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
   if (st.bytesOut > 0) m.bytes.inc([routeName, 'out'], st.bytesOut);
   writeCanonicalLine(d.log, {
@@ -125,9 +129,30 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     bytes_in: bytesIn,
     bytes_out: st.bytesOut,
     cache: st.cache,
+    via_proxy: st.viaProxy,
     retried: st.retried,
     ...(st.guard === null ? {} : { guard: st.guard }),
   });
+}
+
+/** The bounded `result` of `upstream_proxy_requests_total`: ok, or which hop failed how. */
+export function proxyResult(code: ErrorCode | null): UpstreamProxyResult {
+  switch (code) {
+    case null:
+      return 'ok';
+    case 'UPSTREAM_PROXY_AUTH':
+      return 'proxy_auth';
+    case 'UPSTREAM_PROXY_REFUSED':
+      return 'proxy_refused';
+    case 'UPSTREAM_PROXY_ERROR':
+      return 'proxy_error';
+    case 'UPSTREAM_PROXY_UNREACHABLE':
+      return 'proxy_unreachable';
+    case 'ADDRESS_BLOCKED':
+      return 'address_blocked'; // the gate stopped it before the proxy was asked
+    default:
+      return code.startsWith('UPSTREAM_') ? 'upstream_error' : 'error';
+  }
 }
 
 export function outcomeOf(e: SidecarError): Outcome {
@@ -147,6 +172,10 @@ export function outcomeOf(e: SidecarError): Outcome {
     case 'UPSTREAM_UNREACHABLE':
     case 'UPSTREAM_TLS':
     case 'UPSTREAM_ERROR':
+    case 'UPSTREAM_PROXY_AUTH':
+    case 'UPSTREAM_PROXY_REFUSED':
+    case 'UPSTREAM_PROXY_ERROR':
+    case 'UPSTREAM_PROXY_UNREACHABLE':
       return 'upstream_error';
     case 'INTERNAL':
     case 'SHUTTING_DOWN':

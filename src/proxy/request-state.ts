@@ -71,6 +71,8 @@ export class RequestState {
   bytesOut = 0;
   cache: CacheEvent | null = null;
   cancel: (() => void) | null = null;
+  /** Sent through the upstream (corporate) proxy. */
+  viaProxy = false;
   settled = false;
   /** Ends the stream count of a rate limit (and the delegate in-flight count). */
   release: (() => void) | null = null;

@@ -63,6 +63,8 @@ export interface Route {
   /** 0 = ask the vault on every request. */
   readonly cacheTtlMs: number;
   readonly allowPlaintext: boolean;
+  /** A plain-http credential route may go through the upstream proxy, which then sees the credential (opt-in). */
+  readonly allowPlaintextViaProxy?: boolean;
   readonly allowWildcardHost: boolean;
   /** Keep the agent's Cookie header on this credential route (stripped by default, I6). */
   readonly keepCookies: boolean;

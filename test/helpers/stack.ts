@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ProxyAgent } from 'undici';
-import { startSidecar, type Sidecar } from '../../src/app.js';
+import { startSidecar, type Sidecar, type SidecarOptions } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startTestVault, type TestVaultOptions } from './devvault.js';
 import { startEcho, type Echo } from './echo.js';
@@ -36,6 +36,10 @@ export interface StackOptions {
   readonly admin?: string;
   /** Passed to the test vault (policies, rate limits). */
   readonly vaultOptions?: Partial<TestVaultOptions>;
+  /** The sidecar's environment (config interpolation and runtime); default empty. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Name resolution for the sidecar's address gate (a fixed table keeps tests off real DNS). */
+  readonly resolve?: SidecarOptions['resolve'];
 }
 
 export interface Stack {
@@ -91,7 +95,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   ].join('\n');
   const configPath = join(vault.dir, 'routes.yaml');
   await writeFile(configPath, text);
-  const config = parseConfig(text, configPath, {});
+  const config = parseConfig(text, configPath, opts.env ?? {});
 
   const logs: string[] = [];
   const sink = new Writable({
@@ -101,7 +105,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
   });
   const log = pino({ level: 'debug', messageKey: 'msg', formatters: { level: (l) => ({ level: l }) } }, sink);
-  const sidecar = await startSidecar({ config, configPath, log, defaultMetrics: false, env: {} });
+  const sidecar = await startSidecar({
+    config,
+    configPath,
+    log,
+    defaultMetrics: false,
+    env: opts.env ?? {},
+    ...(opts.resolve === undefined ? {} : { resolve: opts.resolve }),
+  });
   await sidecar.vault.whenReady(5000);
   // Tee every body the sidecar writes itself (it carries x-sanctum-error) into the evidence.
   const errorBodies: string[] = [];

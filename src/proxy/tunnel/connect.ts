@@ -28,8 +28,9 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { decide } from '../../routing/decide.js';
 import { parseConnectRequest } from '../../routing/request.js';
-import { checkDestination, type GateOptions } from '../../egress/address-gate.js';
-import { dialChecked } from '../../egress/dial.js';
+import type { GateOptions } from '../../egress/address-gate.js';
+import type { UpstreamProxy } from '../../egress/upstream-proxy.js';
+import { dialTunnelDestination } from '../../egress/via-proxy.js';
 import { identifyAgent, type Presented } from '../../gateway/auth.js';
 import { upstreamError } from '../forward.js';
 import type { Snapshot } from '../snapshot.js';
@@ -48,6 +49,8 @@ export interface ConnectDeps {
   readonly inner: InnerHttp;
   /** Null when no CA is configured: TLS to a routed host is then refused. */
   readonly interceptor: Interceptor | null;
+  /** The upstream (corporate) proxy byte tunnels chain through; null or absent: direct. */
+  readonly upstreamProxy?: () => UpstreamProxy | null;
 }
 
 /** The waits of one tunnel, from its snapshot. */
@@ -209,17 +212,20 @@ async function byteTunnel(
   timeouts: TunnelTimeouts,
 ): Promise<void> {
   try {
-    const checked = await checkDestination(host, port, deps.gate);
-    if (socket.destroyed) return;
+    // Address gate, then the checked dial, or the CONNECT through the upstream proxy (egress/via-proxy).
+    const proxy = deps.upstreamProxy?.() ?? null;
+    rec.viaProxy = proxy?.endpointFor('tunnel', host, port) !== undefined;
     const t0 = performance.now();
-    const upstream = await dialChecked(checked.all, port, timeouts.connectMs);
+    const { socket: upstream } = await dialTunnelDestination(proxy, host, port, deps.gate, timeouts.connectMs);
     rec.upstreamMs = performance.now() - t0;
     if (socket.destroyed) {
       upstream.destroy();
       return;
     }
     rec.decision = 'tunnel';
-    rec.measure = () => [upstream.bytesWritten, upstream.bytesRead];
+    // Through a proxy the socket has carried the CONNECT exchange already: count from here.
+    const [w0, r0] = [upstream.bytesWritten, upstream.bytesRead - upstream.readableLength];
+    rec.measure = () => [upstream.bytesWritten - w0, upstream.bytesRead - r0];
     established(rec, socket);
     splice(socket, upstream, head, timeouts.idleMs);
   } catch (err) {

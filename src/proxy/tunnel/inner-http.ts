@@ -102,6 +102,7 @@ export class InnerHttp {
       bytes_in: 0,
       bytes_out: 0,
       cache: null,
+      via_proxy: false,
       retried: null,
     });
     replyOnSocket(socket, e);

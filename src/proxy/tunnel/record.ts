@@ -10,7 +10,7 @@ import { toSidecarError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { GateRefusal } from '../../egress/address-gate.js';
-import { nextRequestId, round, writeCanonicalLine } from '../record.js';
+import { nextRequestId, proxyResult, round, writeCanonicalLine } from '../record.js';
 import { InterceptError } from './intercept.js';
 
 export type TunnelDecision = 'intercept' | 'plain_http' | 'tunnel' | 'refused';
@@ -29,6 +29,8 @@ export class TunnelRecord {
   code: ErrorCode | null = null;
   status = 0;
   upstreamMs: number | null = null;
+  /** The byte tunnel goes through the upstream (corporate) proxy. */
+  viaProxy = false;
   /** Reads the byte counts when the tunnel ends: [from the agent, to the agent]. */
   measure: (() => readonly [number, number]) | null = null;
   /** Extra detail for the log only (a TLS alert, the refused address). */
@@ -78,6 +80,7 @@ export class TunnelRecord {
     if (this.#open) m.tunnelsActive.dec();
     m.tunnels.inc({ outcome: this.decision });
     if (this.decision === 'refused' && this.code !== null) m.denied.inc({ reason: this.code });
+    if (this.viaProxy) m.upstreamProxyRequests.inc({ route: this.route ?? 'none', result: proxyResult(this.code) });
     const [bytesIn, bytesOut] = this.measure?.() ?? [0, 0];
     writeCanonicalLine(
       this.log,
@@ -97,6 +100,7 @@ export class TunnelRecord {
         bytes_in: bytesIn,
         bytes_out: bytesOut,
         cache: null,
+        via_proxy: this.viaProxy,
         retried: null,
       },
       { decision: this.decision, reason: this.reason, port: this.port, ...(this.detail === null ? {} : { detail: this.detail }) },

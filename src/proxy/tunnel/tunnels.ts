@@ -12,6 +12,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { loadCa } from '../../tls/ca.js';
 import type { GateOptions } from '../../egress/address-gate.js';
+import type { UpstreamProxy } from '../../egress/upstream-proxy.js';
 import { dispatchRequest } from '../adapters.js';
 import type { Draining } from '../draining.js';
 import type { Pipeline } from '../pipeline.js';
@@ -31,6 +32,8 @@ export interface TunnelsDeps {
   readonly gate: GateOptions;
   /** From `loadInterceptor`; null when no CA is configured. */
   readonly interceptor: Interceptor | null;
+  /** The upstream (corporate) proxy of the current configuration, or null. */
+  readonly upstreamProxy?: () => UpstreamProxy | null;
 }
 
 export interface Tunnels {
@@ -62,6 +65,7 @@ export function createTunnels(d: TunnelsDeps): Tunnels {
     draining: d.draining,
     inner,
     interceptor,
+    ...(d.upstreamProxy === undefined ? {} : { upstreamProxy: d.upstreamProxy }),
   });
   return { onConnect, onUpgrade: (req, socket, head) => upgrade(req, socket, head), interceptor };
 }

@@ -50,6 +50,7 @@ const OVERRIDES: Record<string, string> = {
   'ca-dir': 'SANCTUM_SIDECAR_CA_DIR',
   'shutdown-timeout': 'SANCTUM_SIDECAR_SHUTDOWN_TIMEOUT',
   'drain-delay': 'SANCTUM_SIDECAR_DRAIN_DELAY',
+  'upstream-proxy': 'SANCTUM_SIDECAR_UPSTREAM_PROXY',
 };
 const CONFIG = { config: 'SANCTUM_SIDECAR_CONFIG' };
 

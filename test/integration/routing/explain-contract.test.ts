@@ -58,7 +58,7 @@ const BAD = (code = 'BAD_TARGET'): Expect => ({ decision: 'refused', code });
 
 const ROWS: Row[] = [
   // absolute-form (HTTP_PROXY), single-agent sidecar
-  { name: 'absolute GET to a route', on: 'single', method: 'GET', url: 'http://api.openai.com/v1/models', expect: R('openai'), cli: true },
+  { name: 'absolute GET to a route', on: 'single', method: 'GET', url: 'http://api.openai.com/v1/models', expect: R('openai') },
   { name: 'absolute POST to a route', on: 'single', method: 'POST', url: 'http://api.openai.com/v1/chat/completions', expect: R('openai') },
   { name: 'absolute, routed host, path outside the route', on: 'single', method: 'GET', url: 'http://api.openai.com/v2/other', expect: DENY('METHOD_DENIED') },
   { name: 'absolute custom-header route', on: 'single', method: 'GET', url: 'http://api.anthropic.com/v1/messages', expect: R('anthropic') },
@@ -67,8 +67,8 @@ const ROWS: Row[] = [
   { name: 'absolute https:// to a route', on: 'single', method: 'GET', url: 'https://api.openai.com/v1/models', expect: R('openai') },
   { name: 'absolute DELETE, route without method list', on: 'single', method: 'DELETE', url: 'http://api.github.com/repos/x', expect: R('github') },
   { name: 'absolute GET, GET-only route', on: 'single', method: 'GET', url: 'http://api.readonly.test/x', expect: R('readonly') },
-  { name: 'absolute POST, GET-only route', on: 'single', method: 'POST', url: 'http://api.readonly.test/x', expect: DENY('METHOD_DENIED'), cli: true },
-  { name: 'absolute, allow-listed host: passthrough', on: 'single', method: 'GET', url: 'http://localhost:{E}/hello', expect: PASS, cli: true },
+  { name: 'absolute POST, GET-only route', on: 'single', method: 'POST', url: 'http://api.readonly.test/x', expect: DENY('METHOD_DENIED') },
+  { name: 'absolute, allow-listed host: passthrough', on: 'single', method: 'GET', url: 'http://localhost:{E}/hello', expect: PASS },
   { name: 'DISAGREEMENT 1: https:// to an allow-listed host', on: 'single', method: 'GET', url: 'https://localhost:{E}/', expect: BAD(), cli: true },
   { name: 'absolute, unknown host', on: 'single', method: 'GET', url: 'http://evil.test/', expect: DENY('NO_ROUTE') },
   { name: 'absolute, private address', on: 'single', method: 'GET', url: 'http://10.0.0.1/', expect: DENY('NO_ROUTE') },
@@ -90,15 +90,15 @@ const ROWS: Row[] = [
   { name: 'base URL with localhost', on: 'single', method: 'GET', url: 'http://localhost:{P}/openai/v1/models', expect: R('openai') },
   { name: 'base URL, no prefix', on: 'single', method: 'GET', url: 'http://127.0.0.1:{P}/nope', expect: BAD() },
   // CONNECT (HTTPS_PROXY)
-  { name: 'CONNECT routed host, plain HTTP inside', on: 'single', method: 'CONNECT', url: 'api.github.com:80', expect: R('github'), cli: true },
+  { name: 'CONNECT routed host, plain HTTP inside', on: 'single', method: 'CONNECT', url: 'api.github.com:80', expect: R('github') },
   { name: 'CONNECT routed host on 443 without a CA', on: 'single', method: 'CONNECT', url: 'api.openai.com:443', expect: DENY('INTERCEPT_DISABLED', 'openai') },
   { name: 'CONNECT allow-listed host: byte tunnel', on: 'single', method: 'CONNECT', url: 'localhost:{E}', expect: PASS },
   { name: 'CONNECT unknown host', on: 'single', method: 'CONNECT', url: 'evil.test:443', expect: DENY('NO_ROUTE') },
   { name: 'CONNECT without a port', on: 'single', method: 'CONNECT', url: 'api.openai.com', expect: BAD() },
   { name: 'CONNECT non-canonical IP', on: 'single', method: 'CONNECT', url: '127.1:443', expect: BAD() },
   // gateway mode (agents:), host-header form on
-  { name: 'gateway: agent with route access', on: 'gateway', agent: 'alpha', method: 'GET', url: 'http://api.openai.com/v1/models', expect: R('openai'), cli: true },
-  { name: 'gateway: agent without route access', on: 'gateway', agent: 'beta', method: 'GET', url: 'http://api.openai.com/v1/models', expect: DENY('AGENT_ROUTE_DENIED', 'openai'), cli: true },
+  { name: 'gateway: agent with route access', on: 'gateway', agent: 'alpha', method: 'GET', url: 'http://api.openai.com/v1/models', expect: R('openai') },
+  { name: 'gateway: agent without route access', on: 'gateway', agent: 'beta', method: 'GET', url: 'http://api.openai.com/v1/models', expect: DENY('AGENT_ROUTE_DENIED', 'openai') },
   { name: 'gateway: no agent identified', on: 'gateway', method: 'GET', url: 'http://api.openai.com/v1/models', expect: DENY('PROXY_AUTH_REQUIRED') },
   { name: 'gateway: unknown token', on: 'gateway', agent: 'nobody', method: 'GET', url: 'http://api.github.com/user', expect: DENY('PROXY_AUTH_REQUIRED') },
   { name: 'gateway: beta uses its own route', on: 'gateway', agent: 'beta', method: 'POST', url: 'http://api.anthropic.com/v1/messages', expect: R('anthropic') },
@@ -106,7 +106,7 @@ const ROWS: Row[] = [
   { name: 'host-header form, host without route', on: 'gateway', agent: 'alpha', method: 'GET', url: '/x', host: 'evil.test', expect: DENY('NO_ROUTE') },
   { name: 'host-header form, route the agent may not use', on: 'gateway', agent: 'beta', method: 'GET', url: '/user', host: 'api.github.com', expect: DENY('AGENT_ROUTE_DENIED', 'github') },
   { name: 'gateway base URL, no prefix: host-header form on the sidecar address', on: 'gateway', agent: 'alpha', method: 'GET', url: 'http://127.0.0.1:{P}/x', expect: DENY('NO_ROUTE') },
-  { name: 'gateway base URL with /_agent/<token>', on: 'gateway', method: 'POST', url: 'http://127.0.0.1:{P}/_agent/{T:beta}/anthropic/v1/messages', expect: R('anthropic'), cli: true },
+  { name: 'gateway base URL with /_agent/<token>', on: 'gateway', method: 'POST', url: 'http://127.0.0.1:{P}/_agent/{T:beta}/anthropic/v1/messages', expect: R('anthropic') },
   { name: 'gateway /_agent/<token> of an agent without access', on: 'gateway', method: 'GET', url: 'http://127.0.0.1:{P}/_agent/{T:alpha}/anthropic/v1/messages', expect: DENY('AGENT_ROUTE_DENIED', 'anthropic') },
   { name: 'gateway: passthrough for any agent', on: 'gateway', agent: 'beta', method: 'GET', url: 'http://localhost:{E}/x', expect: PASS },
   { name: 'gateway: CONNECT with access', on: 'gateway', agent: 'alpha', method: 'CONNECT', url: 'api.github.com:80', expect: R('github') },
