@@ -61,8 +61,14 @@ LABEL org.opencontainers.image.title="sanctum-sidecar" \
       org.opencontainers.image.created="${CREATED}"
 
 # `node` resolves on distroless (/nodejs/bin) and on the node:*-slim images (/usr/local/bin).
+# glibc malloc: at most two arenas (not one per allocating thread: V8's compiler and GC
+# helpers, libuv's pool), and free memory above 128 KiB at the top of the heap goes back
+# to the system. About 10 MiB less RSS under load, same CPU per request
+# (scripts/shipped-runtime.mjs holds these and the node flags, and says why).
 ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin \
     NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_TRIM_THRESHOLD_=131072 \
     SANCTUM_SIDECAR_CONFIG=/etc/sanctum-sidecar/routes.yaml
 
 WORKDIR /app
@@ -87,5 +93,8 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "dist/healthcheck.js"]
 
-ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/main.js"]
+# A 1 MiB young generation and an old one that grows to 2x its live data: see src/main.ts.
+# The heap limit depends on the container's memory limit; set it with
+# NODE_OPTIONS=--max-old-space-size=<half the limit, MiB> (the Helm chart does).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=100", "dist/main.js"]
 CMD ["run"]

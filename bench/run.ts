@@ -13,7 +13,7 @@ import { ANCHORS, findAnchors } from './lib/anchors.js';
 import { pickGenerator } from './lib/load.js';
 import { Processes, runSync, which } from './lib/proc.js';
 import { formatIdle, formatJson, formatPaced, formatSse, formatStream, formatTargets, judge, type Report } from './lib/report.js';
-import { findSidecar, type SidecarMode } from './lib/sidecar.js';
+import { findSidecar, shippedRuntime, type SidecarMode } from './lib/sidecar.js';
 import { formatProfile } from './profile.js';
 import { ensureNode24, NODE24_VERSION, nodeVersionOf } from '../scripts/node24.mjs';
 import {
@@ -234,7 +234,8 @@ async function main(): Promise<number> {
       if (needsSidecar) report.notes.push(`sidecar not runnable, its contenders and workloads are skipped: ${launcher}`);
     } else {
       report.meta.sidecar = launcher.note;
-      log(`sidecar: ${launcher.note}`);
+      report.meta.sidecarRuntime = shippedRuntime(ROOT, launcher).describe;
+      log(`sidecar: ${report.meta.sidecarRuntime}`);
     }
     const up = await startUpstream(procs, ROOT, genCpu, token);
     const ctx: Ctx = {
@@ -274,7 +275,8 @@ async function main(): Promise<number> {
   report.targets = judge(report);
   report.meta.finished = new Date().toISOString();
   report.meta.seconds = Math.round((Date.now() - started.getTime()) / 1000);
-  const out: string[] = [''];
+  // First line: what ran as the sidecar (memory figures depend on node, flags and NODE_OPTIONS).
+  const out: string[] = ['', `Sidecar as shipped: ${String(report.meta.sidecarRuntime ?? 'not started')}`, ''];
   if (report.json.length) {
     out.push(
       formatJson(

@@ -15,7 +15,7 @@
  * starts fast and cannot fail because the application failed to load.
  */
 import { realpathSync } from 'node:fs';
-import { request } from 'node:http';
+import { request } from './node-http.js';
 import { fileURLToPath } from 'node:url';
 
 export const DEFAULT_ADMIN = '127.0.0.1:9090';

@@ -78,6 +78,8 @@ export interface IdleReport {
   readonly failed: number;
   readonly firstError?: string | undefined;
   readonly stillOpen: number;
+  /** RSS of the freshly started sidecar before its first request (idle after start). */
+  readonly startRss: number;
   readonly baselineRss: number;
   readonly rss: number;
   readonly hwm: number;
@@ -219,7 +221,7 @@ export function formatIdle(i: IdleReport): string {
   const per = i.opened > 0 && delta > 0 ? `~${(delta / i.opened / 1024).toFixed(1)} KiB per connection` : 'a GC ran between the readings';
   return (
     `Idle keep-alive connections: ${i.opened}/${i.requested} opened (${i.failed} failed), ${i.stillOpen} still open at measurement\n` +
-    `  sidecar RSS ${mib(i.rss)} (before ${mib(i.baselineRss)}, ${per}), VmHWM ${mib(i.hwm)}` +
+    `  sidecar RSS ${mib(i.rss)} (before ${mib(i.baselineRss)}, ${per}), VmHWM ${mib(i.hwm)}; idle after start ${mib(i.startRss)}` +
     (i.firstError ? `\n  first error: ${i.firstError}` : '')
   );
 }
@@ -338,9 +340,15 @@ export function judge(r: Report): Target[] {
   );
   const idle = r.idle;
   add(
+    'start-rss',
+    'idle after start: sidecar RSS <= 80 MiB',
+    idle ? idle.startRss > 0 && idle.startRss <= 80 * MB : undefined,
+    idle ? `RSS ${mib(idle.startRss)} before the first request` : skip('idle'),
+  );
+  add(
     'idle-rss',
-    `${idle?.requested ?? 1000} idle keep-alive connections: sidecar RSS < 200 MiB`,
-    idle ? idle.opened === idle.requested && idle.rss < 200 * MB : undefined,
+    `${idle?.requested ?? 1000} idle keep-alive connections: sidecar RSS < 160 MiB`,
+    idle ? idle.opened === idle.requested && idle.rss < 160 * MB : undefined,
     idle ? `RSS ${mib(idle.rss)} with ${idle.stillOpen}/${idle.requested} open` : skip('idle'),
   );
   return t;

@@ -10,6 +10,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SHIPPED_ENV, chartDefaults } from '../../scripts/shipped-runtime.mjs';
+import { nodeVersionOf } from '../../scripts/node24.mjs';
 import { request } from './http.js';
 import { freePort, type Processes, runSync, sleep, type Spawned, waitForPort } from './proc.js';
 
@@ -238,6 +240,25 @@ function shebangFlags(entry: string): string[] {
   return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
 }
 
+// --- issue 19: the sidecar as shipped (image environment, the chart's NODE_OPTIONS) -------
+/**
+ * How the bench runs the sidecar, as the image and the chart run it: the node flags on
+ * the entry's shebang (the image's ENTRYPOINT has the same), the image's environment
+ * (SHIPPED_ENV) and the NODE_OPTIONS the chart sets for its default memory limit.
+ * `describe` is printed at the top of the results: memory figures depend on all of it.
+ */
+export function shippedRuntime(root: string, launcher: SidecarLauncher): { env: Record<string, string>; describe: string } {
+  const chart = chartDefaults(root);
+  const env = { ...SHIPPED_ENV, NODE_OPTIONS: chart.nodeOptions };
+  const entry = launcher.entry.startsWith(`${root}/`) ? launcher.entry.slice(root.length + 1) : launcher.entry;
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+  return {
+    env,
+    describe: `node ${nodeVersionOf(launcher.node) ?? '?'} (${launcher.node}) ${[...shebangFlags(launcher.entry), ...launcher.pre].join(' ')} ${entry} (${launcher.note}); ${vars} (the chart's, for its default limit ${chart.limit})`,
+  };
+}
+// --- end issue 19 ----------------------------------------------------------------------------
+
 /** Starts one sidecar process (pinned), waits for its listener and, briefly, for /readyz. */
 export async function startSidecar(
   procs: Processes,
@@ -268,7 +289,7 @@ export async function startSidecar(
       '--log-level',
       'warn',
     ],
-    { cpu: opts.cpu, cwd: root, env: { ...process.env, SANCTUM_SIDECAR_LOG_LEVEL: 'warn', NODE_ENV: 'production' } },
+    { cpu: opts.cpu, cwd: root, env: { ...process.env, ...shippedRuntime(root, s.launcher).env, SANCTUM_SIDECAR_LOG_LEVEL: 'warn', NODE_ENV: 'production' } },
   );
   await waitForPort(port, 30_000, child);
   let ready = false;

@@ -419,6 +419,9 @@ export async function runIdle(ctx: Ctx): Promise<void> {
   }
   await withSidecar(ctx, 'sidecar-idle', async (sc) => {
     const t = { port: sc.port, path: `http://${HOSTS.cached}/json`, host: HOSTS.cached };
+    // Idle after start (issue 19): ready, no request yet, a moment to settle.
+    await sleep(2000);
+    const startRss = memoryOf(sc.child.pid)?.rss ?? 0;
     await request({ ...t }).catch(() => undefined);
     await sleep(300);
     const baselineRss = memoryOf(sc.child.pid)?.rss ?? 0;
@@ -432,6 +435,7 @@ export async function runIdle(ctx: Ctx): Promise<void> {
         failed: set.failed,
         firstError: set.firstError,
         stillOpen: set.opened - set.closedByPeer(),
+        startRss,
         baselineRss,
         rss: m?.rss ?? 0,
         hwm: m?.hwm ?? 0,

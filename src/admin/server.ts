@@ -12,7 +12,8 @@
  * loading one keeps about 16 MB off the resident size of a sidecar that runs in every
  * agent pod (measured: fastify alone adds 16 MB RSS at start-up on Node 20).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../node-http.js';
 import { listen } from '../listen.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Snapshot } from '../proxy/snapshot.js';

@@ -4,8 +4,6 @@
  * SIGTERM. Usage errors print a clear message and return 2.
  */
 import { existsSync } from 'node:fs';
-import { parseListen, DevVaultConfigError } from '../devvault/config.js';
-import { startDevVault } from '../devvault/server.js';
 import { parseCommand, type CommandSpec } from './flags.js';
 import { packagePath } from './package.js';
 
@@ -38,6 +36,9 @@ export async function runDevVaultCommand(args: string[], io: DevVaultCommandIo =
   const p = parseCommand(DEV_VAULT_SPEC, args, io.env ?? process.env, io);
   if (typeof p === 'number') return p;
   const { values, fail, stderr } = p;
+  // Imported here, not at the top: a running sidecar loads this dispatcher but never the dev vault.
+  const { parseListen, DevVaultConfigError } = await import('../devvault/config.js');
+  const { startDevVault } = await import('../devvault/server.js');
   if (values.listen !== undefined && values.socket !== undefined) return fail('give --listen or --socket, not both');
   const listen = values.listen !== undefined ? parseListen(values.listen) : undefined;
   if (values.listen !== undefined && listen === undefined) return fail(`--listen must be HOST:PORT, got "${values.listen}"`);

@@ -12,7 +12,6 @@ import { constants } from 'node:os';
 import type { Config } from '../config/types.js';
 import { loadConfigFile } from '../config/load.js';
 import { applyOverrides } from '../config/overrides.js';
-import { DevSession } from '../dev/session.js';
 import { CONFIG_FLAG, OVERRIDE_FLAGS } from './common-flags.js';
 import { parseCommand, type CommandIo, type CommandSpec } from './flags.js';
 import { runSidecarUntilSignalled } from './lifecycle.js';
@@ -59,6 +58,8 @@ export async function runDevCommand(args: readonly string[], env: NodeJS.Process
   if (!/^\d{1,5}$/.test(p.setting('echo-port') ?? '0') || echoPort > 65535) return p.fail('--echo-port must be a port number (0 to 65535)');
   const path = configPath(p.setting('config'), p.stderr);
 
+  // Imported here, not at the top: a running sidecar loads this dispatcher but never dev mode.
+  const { DevSession } = await import('../dev/session.js');
   const session = new DevSession();
   // Until the sidecar's own handlers take over (onStarted), a signal stops the start-up.
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -9,8 +9,7 @@ import { parseHostPort } from '../config/overrides.js';
 import { parseDuration } from '../config/duration.js';
 import { parseByteSize } from '../config/size.js';
 import { createLogger } from '../log.js';
-import { startInjector } from '../injector/server.js';
-import { DEFAULT_SETTINGS, checkSettings, loadSettingsFile, mergeValues, type InjectorSettings, type Obj } from '../injector/settings.js';
+import type { InjectorSettings, Obj } from '../injector/settings.js';
 
 export const INJECTOR_SPEC = {
   name: 'injector',
@@ -50,7 +49,7 @@ type Opts = typeof INJECTOR_SPEC.flags;
 type Flags = Partial<Record<keyof Opts, string>>;
 
 /** Flags over the settings; each flag is the chart value of the same meaning. */
-function applyFlags(s: InjectorSettings, f: Flags): InjectorSettings {
+function applyFlags(s: InjectorSettings, f: Flags, mergeValues: <T>(base: T, over: unknown) => T): InjectorSettings {
   const values: Obj = {};
   const vault: Obj = {};
   if (f.mode !== undefined) values.sidecar = { mode: f.mode };
@@ -84,8 +83,11 @@ export async function runInjector(argv: readonly string[], env: NodeJS.ProcessEn
   } catch (err) {
     return cmd.fail((err as Error).message);
   }
+  // Imported here, not at the top: a running sidecar loads this dispatcher but never the injector.
+  const { DEFAULT_SETTINGS, checkSettings, loadSettingsFile, mergeValues } = await import('../injector/settings.js');
+  const { startInjector } = await import('../injector/server.js');
   const base = f.values !== undefined ? await loadSettingsFile(f.values) : DEFAULT_SETTINGS;
-  const settings = applyFlags(base, f);
+  const settings = applyFlags(base, f, mergeValues);
   const problems = checkSettings(settings);
   if (problems.length > 0) {
     process.stderr.write(`sanctum-sidecar injector: invalid settings\n${problems.map((p) => `  ${p}`).join('\n')}\n`);

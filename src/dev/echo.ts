@@ -4,7 +4,8 @@
  * credential headers only as a fingerprint (first 6 characters and a sha256 prefix):
  * even a development key should not be taught to travel back to the agent.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer } from '../node-http.js';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 

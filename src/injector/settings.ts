@@ -38,6 +38,8 @@ export interface SidecarValues {
     readonly extraVolumes: readonly Obj[];
     readonly extraVolumeMounts: readonly Obj[];
     readonly resources: Obj;
+    /** NODE_OPTIONS: "auto" (from resources.limits.memory), '' for none, or used as is. */
+    readonly nodeOptions: string;
     readonly securityContext: Obj;
     readonly startupProbe: ProbeValues;
     readonly livenessProbe: ProbeValues;
@@ -109,7 +111,8 @@ export const DEFAULT_SETTINGS: InjectorSettings = {
       extraEnvFrom: [],
       extraVolumes: [],
       extraVolumeMounts: [],
-      resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+      resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '192Mi' } },
+      nodeOptions: 'auto',
       securityContext: RESTRICTED_CONTEXT,
       startupProbe: { enabled: true, periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 60 },
       livenessProbe: { enabled: true, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },

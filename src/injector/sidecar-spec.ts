@@ -6,6 +6,7 @@
  * a packaging test renders the templates with helm for the same values and compares.
  * Pure: no I/O.
  */
+import { sidecarNodeOptions } from './node-options.js';
 import { posix } from 'node:path';
 import { atLeast, type InjectorSettings, type Obj, type ProbeValues } from './settings.js';
 
@@ -59,6 +60,8 @@ export function sidecarSpec(s: InjectorSettings, native: boolean): SidecarSpec {
     env.push({ name: v.vault.passphrase.envName, valueFrom: { secretKeyRef: { name: v.vault.passphrase.existingSecret, key: v.vault.passphrase.secretKey } } });
   }
   if (v.interception.enabled) env.push({ name: 'SANCTUM_SIDECAR_CA_DIR', value: v.interception.mountPath });
+  const nodeOptions = sidecarNodeOptions(sc.nodeOptions, sc.resources);
+  if (nodeOptions !== '') env.push({ name: 'NODE_OPTIONS', value: nodeOptions });
   env.push(...sc.extraEnv);
 
   const mounts: Obj[] = [

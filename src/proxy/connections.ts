@@ -11,7 +11,8 @@
  * number of requests it carried before are exact. Nothing here is allocated per request.
  */
 import type { Socket } from 'node:net';
-import { Client, type Dispatcher, type buildConnector } from 'undici';
+import type { Client as UndiciClient, buildConnector } from 'undici';
+import { Client, type Dispatcher } from '../undici-core.js';
 
 /** The current connection of one pool slot. */
 export class ConnectionRecord {
@@ -33,7 +34,7 @@ function isConnectionAware(h: unknown): h is ConnectionAware {
 class TrackingClient extends Client {
   readonly #record: ConnectionRecord;
 
-  constructor(origin: string | URL, opts: Client.Options, record: ConnectionRecord) {
+  constructor(origin: string | URL, opts: UndiciClient.Options, record: ConnectionRecord) {
     super(origin, opts);
     this.#record = record;
   }
@@ -50,7 +51,7 @@ class TrackingClient extends Client {
  * new socket and restart the count.
  */
 export function trackingClientFactory(origin: string | URL, opts: object): Dispatcher {
-  const o = opts as Client.Options;
+  const o = opts as UndiciClient.Options;
   const record = new ConnectionRecord();
   const connect = o.connect;
   if (typeof connect !== 'function') return new Client(origin, o);

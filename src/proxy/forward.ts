@@ -23,7 +23,8 @@
 import { rootCertificates } from 'node:tls';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, Client, Pool, buildConnector, type Dispatcher } from 'undici';
+import type { Client as UndiciClient } from 'undici';
+import { Agent, Client, Pool, buildConnector, type Connector, type Dispatcher } from '../undici-core.js';
 import type { Route } from '../routing/route.js';
 import { SidecarError } from '../errors.js';
 import { checkDestination, type GateOptions } from '../egress/address-gate.js';
@@ -70,7 +71,7 @@ export interface FreshConnections {
 export class Upstreams implements FreshConnections {
   readonly #pools = new Map<string, PoolEntry>();
   /** Client options of each dispatcher, for one-off retry connections with the same settings. */
-  readonly #clientOpts = new WeakMap<Dispatcher, Client.Options>();
+  readonly #clientOpts = new WeakMap<Dispatcher, UndiciClient.Options>();
   /** One-off retry clients still open (destroyed at the shutdown deadline). */
   readonly #oneOff = new Set<Client>();
   readonly #opts: UpstreamOptions;
@@ -106,7 +107,7 @@ export class Upstreams implements FreshConnections {
     if (proxy === null || ep === undefined || u.scheme === 'https') {
       // Through the upstream proxy, https goes in a CONNECT tunnel with the same TLS options. The
       // connector is part of the settings, so a retry's fresh connection tunnels through the proxy too.
-      const opts: Client.Options = {
+      const opts: UndiciClient.Options = {
         connect: proxy === null || ep === undefined ? connect : tunnelConnector(buildConnector(connect), proxy, ep, connect.timeout),
         ...poolOpts,
       };
@@ -145,13 +146,13 @@ export class Upstreams implements FreshConnections {
     this.#passthroughKey = key;
     const base = buildConnector({ timeout: connectMs, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) });
     const gate = this.#opts.gate;
-    const connect: buildConnector.connector = (opts, cb) => {
+    const connect: Connector = (opts, cb) => {
       checkDestination(opts.hostname, Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80), gate).then(
         (checked) => base({ ...opts, hostname: checked.address, servername: opts.servername ?? opts.hostname }, cb),
         (err: unknown) => cb(err as Error, null),
       );
     };
-    const opts: Client.Options = { connect, ...KEEP_ALIVE };
+    const opts: UndiciClient.Options = { connect, ...KEEP_ALIVE };
     const direct = new Agent({ ...opts, factory: (origin, o) => new Pool(origin, { ...o, factory: trackingClientFactory }) });
     this.#clientOpts.set(direct, opts);
     const ep = proxy?.settings.http;

@@ -9,7 +9,8 @@
  * allocation-light. Requests go to the adapters (proxy/adapters.ts); CONNECT and
  * upgrades to the tunnel hooks when attached, refused otherwise.
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerOptions } from 'node:http';
+import { createServer } from '../node-http.js';
 import type { Socket } from 'node:net';
 import type { LimitsSettings } from '../config/types.js';
 import { SidecarError } from '../errors.js';

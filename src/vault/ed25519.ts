@@ -1,27 +1,32 @@
 /**
- * The one home of @noble/ed25519: pure Ed25519 (RFC 8032) over node:crypto's SHA-512.
- * The client signs challenges here and the development vault verifies them here, so
- * both sides agree on exactly the bytes signed: the hex-decoded challenge.
+ * Ed25519 (RFC 8032) with node:crypto. The client signs challenges here and the
+ * development vault verifies them here, so both sides agree on exactly the bytes
+ * signed: the hex-decoded challenge.
  */
-import { createHash } from 'node:crypto';
-import * as ed from '@noble/ed25519';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { bytesToHex, hexToBytes } from './hex.js';
 
-// noble v3 ships no synchronous SHA-512; node:crypto's is fast and always present.
-ed.hashes.sha512 = (m: Uint8Array) => new Uint8Array(createHash('sha512').update(m).digest());
+// DER headers that wrap a raw 32-byte seed (PKCS #8) or public key (SPKI), RFC 8410.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+function privateKey(seed: Uint8Array): KeyObject {
+  assertSeed(seed);
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}
 
 /** The 32-byte public key of a 32-byte seed. */
 export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  assertSeed(seed);
-  return ed.getPublicKey(seed);
+  const spki = createPublicKey(privateKey(seed)).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
 /** Sign the bytes of a hex challenge; returns the 64-byte signature as 128 lowercase hex. */
 export function signChallenge(seed: Uint8Array, challengeHex: string): string {
-  assertSeed(seed);
+  const key = privateKey(seed);
   const msg = hexToBytes(challengeHex);
   if (msg === null) throw new TypeError('challenge is not hex');
-  return bytesToHex(ed.sign(msg, seed));
+  return bytesToHex(new Uint8Array(sign(null, msg, key)));
 }
 
 /** Verify a hex signature over the bytes of a hex challenge. False on any malformed input. */
@@ -30,7 +35,8 @@ export function verifyChallenge(publicKey: Uint8Array, challengeHex: string, sig
   const sig = hexToBytes(signatureHex);
   if (msg === null || sig === null || sig.length !== 64 || publicKey.length !== 32) return false;
   try {
-    return ed.verify(sig, msg, publicKey, { zip215: false });
+    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    return verify(null, msg, key, sig);
   } catch {
     return false;
   }

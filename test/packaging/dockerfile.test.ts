@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
+import { SHIPPED_NODE_FLAGS } from '../../scripts/shipped-runtime.mjs';
 import { ROOT } from './helm.js';
 
 const DOCKERFILE = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -158,7 +159,7 @@ describe('Dockerfile', () => {
 
   it('has exec-form ENTRYPOINT and CMD, STOPSIGNAL, EXPOSE and a node HEALTHCHECK', () => {
     const entry = jsonArray(byKeyword(runtime, 'ENTRYPOINT').at(-1)?.args ?? '');
-    assert.deepEqual(entry, ['node', '--max-semi-space-size=2', 'dist/main.js']);
+    assert.deepEqual(entry, ['node', ...SHIPPED_NODE_FLAGS, 'dist/main.js']); // flags: see node-flags.test.ts
     assert.deepEqual(jsonArray(byKeyword(runtime, 'CMD').at(-1)?.args ?? ''), ['run']);
     assert.equal(byKeyword(runtime, 'STOPSIGNAL').at(-1)?.args, 'SIGTERM');
     const ports = byKeyword(runtime, 'EXPOSE').flatMap((e) => e.args.split(/\s+/));

@@ -5,7 +5,8 @@
  * layer and any lower one; a circle inside a layer is still a failure.
  *
  * The order (lowest first), decided from what the code needs:
- *   base        the error catalogue (with the vault's typed errors it maps), logging, listen()
+ *   base        the error catalogue (with the vault's typed errors it maps), logging, listen(),
+ *               the lean loaders of node:http and undici (node-http.ts, undici-core.ts)
  *   routing     targets, patterns, the route table, decide(), explain; domain Route types
  *   config      routes.yaml: wire types converted into the routing domain types
  *   vault       the vault client and the credential resolver that uses it
@@ -31,7 +32,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 /** Layers, lowest first: the first rule that matches a path (relative to src/, with '/') decides. */
 const LAYERS: ReadonlyArray<readonly [string, (p: string) => boolean]> = [
   ['cli', (p) => /^(main|healthcheck)\.ts$/.test(p) || /^(cli|dev)\//.test(p)],
-  ['base', (p) => ['errors.ts', 'log.ts', 'listen.ts', 'version.ts', 'vault/errors.ts'].includes(p)],
+  ['base', (p) => ['errors.ts', 'log.ts', 'listen.ts', 'version.ts', 'vault/errors.ts', 'node-http.ts', 'undici-core.ts'].includes(p)],
   ['routing', (p) => p.startsWith('routing/')],
   ['config', (p) => p.startsWith('config/')],
   ['vault', (p) => p.startsWith('vault/') || p.startsWith('credentials/')],

@@ -72,6 +72,33 @@ failureThreshold: {{ int .probe.failureThreshold }}
 successThreshold: 1
 {{- end }}
 
+{{/* A Kubernetes memory quantity ("192Mi", "1Gi", "200M", "268435456") in whole MiB. */}}
+{{- define "sanctum-sidecar.mebibytes" -}}
+{{- $q := toString . -}}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $q -}}
+{{- $unit := trimPrefix $num $q -}}
+{{- $factors := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 -}}
+{{- if or (not $num) (not (hasKey $factors $unit)) -}}
+{{- fail (printf "sanctum-sidecar: cannot read the memory quantity %q (use e.g. 192Mi)" $q) -}}
+{{- end -}}
+{{- floor (divf (mulf (float64 $num) (index $factors $unit)) 1048576.0) | int64 -}}
+{{- end }}
+
+{{/*
+NODE_OPTIONS of the sidecar container: "auto" gives V8's old space half of the memory limit
+(scripts/shipped-runtime.mjs nodeOptionsForLimit says why; test/packaging/node-flags.test.ts
+checks both agree), nothing without a limit; any other string is used as is.
+*/}}
+{{- define "sanctum-sidecar.nodeOptions" -}}
+{{- if eq (toString .nodeOptions) "auto" -}}
+{{- with (.resources.limits | default dict).memory -}}
+--max-old-space-size={{ div (include "sanctum-sidecar.mebibytes" . | int64) 2 }}
+{{- end -}}
+{{- else -}}
+{{- .nodeOptions -}}
+{{- end -}}
+{{- end }}
+
 {{/* The sanctum-sidecar container (a list item). */}}
 {{- define "sanctum-sidecar.container" -}}
 {{- $ctx := .ctx -}}
@@ -88,6 +115,7 @@ successThreshold: 1
 {{- fail "sanctum-sidecar.container: set image.tag (or image.digest) in the sanctum-sidecar values" -}}
 {{- end -}}
 {{- $listenHost := ternary $v.gateway.listenAddress $v.sidecar.listen.address (eq $role "gateway") -}}
+{{- $resources := ternary $v.gateway.resources $v.sidecar.resources (eq $role "gateway") -}}
 {{- /* Classic and gateway containers get SIGTERM while the pod is still in Service endpoints and
 the agent may still send: keep serving for preStopSleepSeconds, with a preStop sleep where the
 cluster has that action (>= 1.30), else with the sidecar's own drain delay. Native sidecars are
@@ -146,6 +174,10 @@ stopped after the agent has exited and need neither. */ -}}
     - name: SANCTUM_SIDECAR_CA_DIR
       value: {{ $v.interception.mountPath | quote }}
     {{- end }}
+    {{- with include "sanctum-sidecar.nodeOptions" (dict "nodeOptions" $v.sidecar.nodeOptions "resources" $resources) }}
+    - name: NODE_OPTIONS
+      value: {{ . | quote }}
+    {{- end }}
     {{- with $v.sidecar.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -180,7 +212,7 @@ stopped after the agent has exited and need neither. */ -}}
         seconds: {{ $stopDelay }}
   {{- end }}
   resources:
-    {{- toYaml $v.sidecar.resources | nindent 4 }}
+    {{- toYaml $resources | nindent 4 }}
   securityContext:
     {{- toYaml $v.sidecar.securityContext | nindent 4 }}
   volumeMounts:

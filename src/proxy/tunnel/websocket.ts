@@ -15,7 +15,8 @@
  * body of a non-101 answer (a compressed one is withheld: it is never streamed here);
  * WebSocket frames after the 101 are spliced bytes and are not searched.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from '../../node-http.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
