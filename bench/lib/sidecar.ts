@@ -249,13 +249,17 @@ function shebangFlags(entry: string): string[] {
  */
 export function shippedRuntime(root: string, launcher: SidecarLauncher): { env: Record<string, string>; describe: string } {
   const chart = chartDefaults(root);
-  const env = { ...SHIPPED_ENV, NODE_OPTIONS: chart.nodeOptions };
+  const env = shippedEnv(root);
   const entry = launcher.entry.startsWith(`${root}/`) ? launcher.entry.slice(root.length + 1) : launcher.entry;
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
   return {
     env,
     describe: `node ${nodeVersionOf(launcher.node) ?? '?'} (${launcher.node}) ${[...shebangFlags(launcher.entry), ...launcher.pre].join(' ')} ${entry} (${launcher.note}); ${vars} (the chart's, for its default limit ${chart.limit})`,
   };
+}
+/** The image's environment and the chart's default NODE_OPTIONS (also given to node-relay, so the floor runs under the same V8 and malloc settings). */
+export function shippedEnv(root: string): Record<string, string> {
+  return { ...SHIPPED_ENV, NODE_OPTIONS: chartDefaults(root).nodeOptions };
 }
 // --- end issue 19 ----------------------------------------------------------------------------
 

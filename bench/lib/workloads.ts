@@ -20,10 +20,12 @@ import {
   type SidecarMode,
   type SidecarRunning,
   type SidecarSetup,
+  shippedEnv,
   startSidecar,
   startVault,
 } from './sidecar.js';
 import { measureSse } from './sse.js';
+import { SHIPPED_NODE_FLAGS } from '../../scripts/shipped-runtime.mjs';
 import { median } from './stats.js';
 import { download, type StreamTarget, upload } from './stream.js';
 
@@ -178,12 +180,18 @@ function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined
   }
 }
 
-/** The bare node:http + undici relay (bench/node-relay.ts), pinned like a proxy under test, on the sidecar's node. */
+/**
+ * The bare node:http + undici relay (bench/node-relay.ts), pinned like a proxy under test,
+ * on the sidecar's node with the sidecar's shipped node flags and environment: the young
+ * generation size and malloc settings change the CPU per request of any Node proxy, and
+ * the floor must stand on the same settings as the sidecar it is compared with.
+ */
 async function startNodeRelay(ctx: Ctx): Promise<{ child: Spawned; port: number }> {
-  const child = ctx.procs.spawn('node-relay', ctx.sidecarNode, ['--import', 'tsx', join(ctx.root, 'bench', 'node-relay.ts')], {
+  const args = [...SHIPPED_NODE_FLAGS, ...ctx.opts.sidecarNodeFlags, '--import', 'tsx', join(ctx.root, 'bench', 'node-relay.ts')];
+  const child = ctx.procs.spawn('node-relay', ctx.sidecarNode, args, {
     cpu: ctx.sidecarCpu,
     cwd: ctx.root,
-    env: { ...process.env, BENCH_UPSTREAM: `http://127.0.0.1:${ctx.upstream.fast}`, BENCH_TOKEN: ctx.token },
+    env: { ...process.env, ...shippedEnv(ctx.root), BENCH_UPSTREAM: `http://127.0.0.1:${ctx.upstream.fast}`, BENCH_TOKEN: ctx.token },
   });
   const m = await child.waitFor(/LISTENING (\d+)/, 30_000);
   return { child, port: Number(m[1]) };

@@ -118,6 +118,6 @@ export function checkUpstream(raw: string): Checked<Upstream> {
   }
   const { scheme, host, port } = target;
   const basePath = target.path === '/' ? '' : target.path.replace(/\/$/, '');
-  const origin = `${scheme}://${hostForUrl(host)}${port === defaultPort(scheme) ? '' : `:${port}`}`;
-  return ok({ scheme, host, port, basePath, origin });
+  const authority = `${hostForUrl(host)}${port === defaultPort(scheme) ? '' : `:${port}`}`;
+  return ok({ scheme, host, port, basePath, origin: `${scheme}://${authority}`, authority });
 }

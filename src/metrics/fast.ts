@@ -10,8 +10,11 @@ import type { Registry } from 'prom-client';
 
 type Tree<T> = Map<string, Tree<T> | T>;
 
-/** Walk (creating on miss) the nested-Map path of `values` to its leaf child. */
-function leaf<T>(root: Tree<T>, values: readonly string[], make: () => T): T {
+/**
+ * Walk (creating on miss) the nested-Map path of `values` to its leaf child. `make` is
+ * a function built once per metric, not a closure per call: this runs on every request.
+ */
+function leaf<T>(root: Tree<T>, values: readonly string[], make: (values: readonly string[]) => T): T {
   let node: Tree<T> = root;
   const last = values.length - 1;
   for (let i = 0; i < last; i++) {
@@ -24,7 +27,7 @@ function leaf<T>(root: Tree<T>, values: readonly string[], make: () => T): T {
   }
   let child = node.get(values[last]!) as T | undefined;
   if (child === undefined) {
-    child = make();
+    child = make(values);
     node.set(values[last]!, child);
   }
   return child;
@@ -58,12 +61,14 @@ export class FastCounter {
 
   /** Add `n` (default 1) to the series with these label values (in `labelNames` order). */
   inc(values: readonly string[], n = 1): void {
-    leaf(this.#root, values, () => {
-      const c = { value: 0, labels: labelsOf(this.labelNames, values) };
-      this.#children.push(c);
-      return c;
-    }).value += n;
+    leaf(this.#root, values, this.#make).value += n;
   }
+
+  readonly #make = (values: readonly string[]): CounterChild => {
+    const c = { value: 0, labels: labelsOf(this.labelNames, values) };
+    this.#children.push(c);
+    return c;
+  };
 
   /**
    * Create the series with these label values at 0 if it does not exist yet (a no-op
@@ -121,12 +126,14 @@ export class FastHistogram {
     registry.registerMetric(this as never);
   }
 
+  readonly #make = (values: readonly string[]): HistogramChild => {
+    const child = { labels: labelsOf(this.labelNames, values), counts: new Float64Array(this.#bounds.length), sum: 0, count: 0 };
+    this.#children.push(child);
+    return child;
+  };
+
   observe(values: readonly string[], v: number): void {
-    const c = leaf(this.#root, values, () => {
-      const child = { labels: labelsOf(this.labelNames, values), counts: new Float64Array(this.#bounds.length), sum: 0, count: 0 };
-      this.#children.push(child);
-      return child;
-    });
+    const c = leaf(this.#root, values, this.#make);
     const b = this.#bounds;
     for (let i = 0; i < b.length; i++) {
       if (v <= b[i]!) {

@@ -48,6 +48,9 @@ export interface UpstreamOptions {
 interface PoolEntry {
   readonly key: string;
   readonly pool: Dispatcher;
+  /** The route object and proxy settings the key was last computed for (a reload brings new ones). */
+  readonly route: Route;
+  readonly proxy: UpstreamProxy | null;
 }
 
 /**
@@ -87,11 +90,16 @@ export class Upstreams implements FreshConnections {
   /** The dispatcher for a route's upstream. */
   forRoute(route: Route): Dispatcher {
     const proxy = this.#opts.upstreamProxy?.() ?? null;
+    const existing = this.#pools.get(route.name);
+    // Every request asks: the same route object under the same proxy settings needs no key.
+    if (existing !== undefined && existing.route === route && existing.proxy === proxy) return existing.pool;
     const u = route.upstream;
     const ep = proxy?.endpointFor(u.scheme, u.host, u.port);
     const key = `${u.origin}|${route.timeouts.connectMs}|${ep === undefined ? '' : JSON.stringify(ep)}`;
-    const existing = this.#pools.get(route.name);
-    if (existing !== undefined && existing.key === key) return existing.pool;
+    if (existing !== undefined && existing.key === key) {
+      this.#pools.set(route.name, { key, pool: existing.pool, route, proxy });
+      return existing.pool;
+    }
     const connect = {
       timeout: route.timeouts.connectMs,
       rejectUnauthorized: true,
@@ -118,7 +126,7 @@ export class Upstreams implements FreshConnections {
       // never retried (proxy/retry needs a reused connection); a retry would fail closed anyway.
       pool = new AbsoluteForm(new Pool(UpstreamProxy.origin(ep), { connect: { timeout: connect.timeout }, ...poolOpts }), proxy, ep, null) as unknown as Dispatcher;
     }
-    this.#pools.set(route.name, { key, pool });
+    this.#pools.set(route.name, { key, pool, route, proxy });
     // A replaced pool finishes its in-flight requests, then closes (I13).
     if (existing !== undefined) void existing.pool.close().catch(() => undefined);
     return pool;

@@ -28,7 +28,8 @@ import { requestedPath, type OriginRequest, type TargetRequest } from '../routin
 import type { Route } from '../routing/route.js';
 import type { RequestForm } from '../routing/types.js';
 import { type DelegateSource, delegateRequest } from './delegate.js';
-import { forward, type ForwardStage, type Upstreams } from './forward.js';
+import { forward, type ForwardObserver, type ForwardStage, type RetryPlan, type Upstreams } from './forward.js';
+import type { RetryReason } from './retry.js';
 import { buildUpstreamHeaders, hasRequestBody, inspectRequestHeaders } from './headers.js';
 import { outcomeOf, trackRequest } from './record.js';
 import { RequestState } from './request-state.js';
@@ -178,7 +179,7 @@ export class Pipeline {
     const d = st.decision as Extract<RequestState['decision'], { kind: 'route' }>;
     const r = d.route;
     const out = buildUpstreamHeaders(st.req.headers, st.connectionTokens, {
-      authority: authorityOf(r),
+      authority: r.upstream.authority,
       credentialRoute: r.credential !== null,
       keepCookies: r.keepCookies,
       injected: st.header,
@@ -233,6 +234,7 @@ export class Pipeline {
   /** 4 forward: stream both ways; the upgrade path brings its own stage. */
   #forward(st: RequestState, res: ServerResponse): void {
     const o = st.outbound!;
+    const snap = st.snap!;
     st.upstreamStart = performance.now();
     st.cancel = (st.forwardStage ?? forward)(
       {
@@ -248,26 +250,31 @@ export class Pipeline {
         guard: o.answer.guard,
         dropSetCookie: o.answer.dropSetCookie,
         // Issue 18: a failure on a reused connection may be sent again (proxy/retry).
-        retry: { bufferBytes: st.snap!.config.limits.retryBufferBytes, nonIdempotent: st.route?.retryNonIdempotent ?? false, fresh: this.#d.upstreams },
+        retry: this.#retryPlan(snap, st.route?.retryNonIdempotent ?? false),
       },
       res,
-      {
-        onUpstreamHeaders: (status) => {
-          st.upstreamMs = performance.now() - st.upstreamStart;
-          st.status = status;
-        },
-        onBytesOut: (n) => {
-          st.bytesOut += n;
-        },
-        onRetry: (reason) => {
-          st.retried = reason;
-        },
-        onDone: (err) => {
-          st.cancel = null;
-          if (err !== null) this.#fail(st, res, err);
-        },
-      },
+      new ForwardWatch(st, res, this.#failed),
     );
+  }
+
+  /** `#fail` for ForwardWatch, bound once rather than per request. */
+  readonly #failed = (st: RequestState, res: ServerResponse, err: unknown): void => this.#fail(st, res, err);
+
+  /** The retry plans of the current snapshot (they depend on it and on one route flag), built once per snapshot. */
+  #retryPlans: { readonly snap: Snapshot; readonly plain: RetryPlan; readonly nonIdempotent: RetryPlan } | null = null;
+
+  #retryPlan(snap: Snapshot, nonIdempotent: boolean): RetryPlan {
+    let p = this.#retryPlans;
+    if (p === null || p.snap !== snap) {
+      const bufferBytes = snap.config.limits.retryBufferBytes;
+      const fresh = this.#d.upstreams;
+      p = this.#retryPlans = {
+        snap,
+        plain: Object.freeze({ bufferBytes, nonIdempotent: false, fresh }),
+        nonIdempotent: Object.freeze({ bufferBytes, nonIdempotent: true, fresh }),
+      };
+    }
+    return nonIdempotent ? p.nonIdempotent : p.plain;
   }
 
   /** 4 (delegate): the vault makes the call; its answer is relayed to the agent. */
@@ -290,7 +297,7 @@ export class Pipeline {
         connectionTokens: st.connectionTokens,
         body: st.body,
         vault: this.#d.vault(st.caller?.agent ?? null),
-        authority: authorityOf(r),
+        authority: r.upstream.authority,
       });
       st.vaultMs = performance.now() - t0;
       if (sent === null) return;
@@ -336,14 +343,38 @@ export class Pipeline {
   }
 }
 
+/**
+ * What the forward stage reports, written into the request's state: one object with
+ * methods per request rather than four closures.
+ */
+class ForwardWatch implements ForwardObserver {
+  constructor(
+    private readonly st: RequestState,
+    private readonly res: ServerResponse,
+    private readonly fail: (st: RequestState, res: ServerResponse, err: unknown) => void,
+  ) {}
+
+  onUpstreamHeaders(status: number): void {
+    this.st.upstreamMs = performance.now() - this.st.upstreamStart;
+    this.st.status = status;
+  }
+
+  onBytesOut(n: number): void {
+    this.st.bytesOut += n;
+  }
+
+  onRetry(reason: RetryReason): void {
+    this.st.retried = reason;
+  }
+
+  onDone(err: SidecarError | null): void {
+    this.st.cancel = null;
+    if (err !== null) this.fail(this.st, this.res, err);
+  }
+}
+
 /** Refusals after which the connection's byte stream cannot be trusted to be in step. */
 const FRAMING_CODES = new Set<ErrorCode>(['BAD_REQUEST', 'DUPLICATE_HEADER', 'FORBIDDEN_HEADER', 'HEADERS_TOO_LARGE']);
-
-function authorityOf(r: Route): string {
-  const u = r.upstream;
-  const dflt = u.scheme === 'https' ? 443 : 80;
-  return u.port === dflt ? hostForUrl(u.host) : `${hostForUrl(u.host)}:${u.port}`;
-}
 
 function describe(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${(cause as { code?: string }).code ?? ''} ${cause.message}`.slice(0, 300);

@@ -139,7 +139,9 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
   if (st.viaProxy) m.upstreamProxyRequests.inc({ route: routeName, result: proxyResult(st.code) });
   if (bytesIn > 0) m.bytes.inc([routeName, 'in'], bytesIn);
   if (st.bytesOut > 0) m.bytes.inc([routeName, 'out'], st.bytesOut);
-  writeCanonicalLine(d.log, {
+  // The line is built only when it will be written (a sidecar run at `warn` skips it).
+  if (!d.log.isLevelEnabled(st.status >= 500 ? 'warn' : 'info')) return;
+  const rec: RequestRecord = {
     id: st.id,
     form: st.form,
     agent: st.caller?.agent.name ?? null,
@@ -157,8 +159,9 @@ export function recordRequest(d: { readonly metrics: Metrics; readonly log: Logg
     cache: st.cache,
     via_proxy: st.viaProxy,
     retried: st.retried,
-    ...(st.guard === null ? {} : { guard: st.guard }),
-  });
+  };
+  if (st.guard !== null) rec.guard = st.guard;
+  writeCanonicalLine(d.log, rec);
 }
 
 /** The bounded `result` of `upstream_proxy_requests_total`: ok, or which hop failed how. */

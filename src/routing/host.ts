@@ -31,6 +31,25 @@ const LABEL = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/;
  * are all refused, because WHATWG URL would silently turn them into 127.0.0.1).
  */
 export function normalizeHostName(raw: string): string {
+  const known = accepted.get(raw);
+  if (known !== undefined) return known;
+  const host = checkHostName(raw);
+  // Bounded: a stream of distinct hosts can only make it start over, never grow.
+  if (accepted.size >= ACCEPTED_MAX) accepted.clear();
+  accepted.set(raw, host);
+  return host;
+}
+
+/**
+ * Hosts this process has already accepted, raw spelling → normal form. Every request
+ * runs its host through the grammar and an agent calls the same few hosts again and
+ * again; the rules are pure, so an accepted spelling is accepted the same way next time.
+ * Refused spellings are never remembered: they throw every time.
+ */
+const accepted = new Map<string, string>();
+const ACCEPTED_MAX = 1024;
+
+function checkHostName(raw: string): string {
   if (raw.length === 0) throw new HostSyntaxError('the host is empty');
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);

@@ -25,6 +25,8 @@ export interface Upstream {
   readonly basePath: string;
   /** `scheme://host[:port]` as undici wants it. */
   readonly origin: string;
+  /** `host[:port]` (port only when not the scheme's default) as the upstream's Host header carries it. */
+  readonly authority: string;
 }
 
 export interface RouteTimeouts {

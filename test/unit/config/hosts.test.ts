@@ -43,11 +43,11 @@ test('listen and vault addresses are host:port', () => {
 test('upstreams: origin, port and base path; no userinfo, query or fragment', () => {
   assert.deepEqual(checkUpstream('https://api.openai.com'), {
     ok: true,
-    value: { scheme: 'https', host: 'api.openai.com', port: 443, basePath: '', origin: 'https://api.openai.com' },
+    value: { scheme: 'https', host: 'api.openai.com', port: 443, basePath: '', origin: 'https://api.openai.com', authority: 'api.openai.com' },
   });
   assert.deepEqual(checkUpstream('http://[::1]:8080/v1/'), {
     ok: true,
-    value: { scheme: 'http', host: '::1', port: 8080, basePath: '/v1', origin: 'http://[::1]:8080' },
+    value: { scheme: 'http', host: '::1', port: 8080, basePath: '/v1', origin: 'http://[::1]:8080', authority: '[::1]:8080' },
   });
   const explicitDefault = checkUpstream('https://x.test:443/');
   assert.equal(explicitDefault.ok && explicitDefault.value.origin, 'https://x.test');

@@ -61,7 +61,7 @@ test('a route gets its defaults and its host-derived upstream', () => {
     name: 'gh',
     match: { host: 'api.github.com', ports: [], paths: [], methods: [] },
     prefix: undefined,
-    upstream: { scheme: 'https', host: 'api.github.com', port: 443, basePath: '', origin: 'https://api.github.com' },
+    upstream: { scheme: 'https', host: 'api.github.com', port: 443, basePath: '', origin: 'https://api.github.com', authority: 'api.github.com' },
     credential: 'github/token',
     mode: 'inject',
     inject: { headerType: 'bearer', headerName: undefined },
@@ -101,7 +101,7 @@ test('every route field converts to the domain shape', () => {
   );
   const r = c.routes[0]!;
   assert.deepEqual(r.match, { host: '*.corp.example.com', ports: [], paths: ['/v1/*', '/v2/models'], methods: ['GET', 'POST'] });
-  assert.deepEqual(r.upstream, { scheme: 'http', host: '10.0.0.5', port: 8080, basePath: '/api', origin: 'http://10.0.0.5:8080' });
+  assert.deepEqual(r.upstream, { scheme: 'http', host: '10.0.0.5', port: 8080, basePath: '/api', origin: 'http://10.0.0.5:8080', authority: '10.0.0.5:8080' });
   assert.equal(r.credential, 'corp/{agent}/token');
   assert.equal(r.mode, 'delegate');
   assert.deepEqual(r.inject, { headerType: 'custom', headerName: 'x-corp-key' });
