@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { declareKnownSeries } from './metrics/known-series.js';
 import { CredentialResolver } from './credentials/resolver.js';
-import { Upstreams } from './proxy/forward.js';
+import { Upstreams } from './proxy/upstreams.js';
 import { Pipeline } from './proxy/pipeline.js';
 import { createProxyServer } from './proxy/listener.js';
 import { buildSnapshot, type Snapshot } from './proxy/snapshot.js';

@@ -28,7 +28,8 @@ import { requestedPath, type OriginRequest, type TargetRequest } from '../routin
 import type { Route } from '../routing/route.js';
 import type { RequestForm } from '../routing/types.js';
 import { type DelegateSource, delegateRequest } from './delegate.js';
-import { forward, type ForwardObserver, type ForwardStage, type RetryPlan, type Upstreams } from './forward.js';
+import { forward, type ForwardObserver, type ForwardStage, type RetryPlan } from './forward.js';
+import type { Upstreams } from './upstreams.js';
 import type { RetryReason } from './retry.js';
 import { buildUpstreamHeaders, hasRequestBody, inspectRequestHeaders } from './headers.js';
 import { outcomeOf, trackRequest } from './record.js';

@@ -1,5 +1,5 @@
 /**
- * Sending upstream through the upstream (corporate) proxy: the three shapes forward.ts
+ * Sending upstream through the upstream (corporate) proxy: the three shapes upstreams.ts
  * plugs into its undici dispatchers (it builds the pools; this module only decides and
  * relays, so undici stays imported in one place).
  *
