@@ -12,3 +12,4 @@ export declare function resolveNode(
   opts?: { pinned?: () => string },
 ): { path: string; version: string; source: string; warning: string | undefined };
 export declare function ensureDist(root: string, log: (line: string) => void): { entry: string; built: boolean };
+export declare function newestMtime(dir: string): number;

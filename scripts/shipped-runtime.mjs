@@ -127,8 +127,11 @@ export function resolveNode(choice, env = process.env, opts = {}) {
   return { path, version, source, warning };
 }
 
-/** @param {string} dir */
-function newestMtime(dir) {
+/**
+ * The newest modification time of any file below `dir` (is a build older than its sources?).
+ * @param {string} dir
+ */
+export function newestMtime(dir) {
   let newest = 0;
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);

@@ -8,9 +8,9 @@
  * the vault, an outside service, sits with the upstream and the load generator and runs
  * on the harness's node.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SHIPPED_ENV, chartDefaults } from '../../scripts/shipped-runtime.mjs';
+import { SHIPPED_ENV, chartDefaults, newestMtime } from '../../scripts/shipped-runtime.mjs';
 import { nodeVersionOf } from '../../scripts/node24.mjs';
 import { request } from './http.js';
 import { freePort, type Processes, runSync, sleep, type Spawned, waitForPort } from './proc.js';
@@ -39,16 +39,6 @@ export const HOSTS = {
 } as const;
 /** Base-URL prefix route. */
 export const PREFIX = '/bench';
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    newest = Math.max(newest, st.isDirectory() ? newestMtime(p) : st.mtimeMs);
-  }
-  return newest;
-}
 
 function helpWorks(node: string, root: string, pre: readonly string[], entry: string): string | undefined {
   const r = runSync(node, [...pre, entry, '--help'], 60_000, { cwd: root });
