@@ -255,6 +255,7 @@ export class Metrics {
 
 /** `2xx` style class of a status code; a bounded label. */
 export function codeClass(status: number): string {
-  if (status >= 100 && status < 600) return `${Math.floor(status / 100)}xx`;
-  return 'none';
+  // A constant per class: a string built per request would also be hashed anew by every label lookup.
+  return status >= 100 && status < 600 ? CODE_CLASSES[Math.floor(status / 100) - 1]! : 'none';
 }
+const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;

@@ -120,7 +120,7 @@ type IntentBase = Omit<Intent, 'request'>;
 /** absolute-form: `GET http://api.openai.com/v1/... HTTP/1.1` sent to the proxy (HTTP_PROXY). */
 function absoluteForm(p: Pipeline, req: IncomingMessage, res: ServerResponse, url: string, intent: IntentBase): void {
   try {
-    p.handle(req, res, { ...intent, request: parseAbsoluteRequest(url, req.headers.host) });
+    p.handle(req, res, { caller: intent.caller, forward: intent.forward, request: parseAbsoluteRequest(url, req.headers.host) });
   } catch (err) {
     p.reject(req, res, { ...intent, form: 'absolute', host: null }, err);
   }
@@ -129,7 +129,7 @@ function absoluteForm(p: Pipeline, req: IncomingMessage, res: ServerResponse, ur
 /** origin-form: a base-URL prefix (`/openai/v1/...`); the decision falls back to host-header form when enabled. */
 function originForm(p: Pipeline, req: IncomingMessage, res: ServerResponse, url: string, intent: IntentBase): void {
   try {
-    p.handle(req, res, { ...intent, request: parseOriginRequest(url) });
+    p.handle(req, res, { caller: intent.caller, forward: intent.forward, request: parseOriginRequest(url) });
   } catch (err) {
     p.reject(req, res, { ...intent, form: 'prefix', host: null }, err);
   }
@@ -138,7 +138,7 @@ function originForm(p: Pipeline, req: IncomingMessage, res: ServerResponse, url:
 /** HTTP inside a CONNECT tunnel (plain or intercepted): the tunnel's authority is the target. */
 function inTunnel(p: Pipeline, req: IncomingMessage, res: ServerResponse, url: string, t: TunnelTarget, intent: IntentBase): void {
   try {
-    p.handle(req, res, { ...intent, request: parseTunnelRequest(url, req.headers.host, t) });
+    p.handle(req, res, { caller: intent.caller, forward: intent.forward, request: parseTunnelRequest(url, req.headers.host, t) });
   } catch (err) {
     p.reject(req, res, { ...intent, form: t.scheme === 'https' ? 'intercept' : 'tunnel-http', host: t.host }, err);
   }

@@ -94,7 +94,9 @@ export class StreamScanner {
   push(chunk: Buffer): ScanResult {
     let buf = this.#tail.length === 0 ? chunk : Buffer.concat([this.#tail, chunk]);
     let hits: number[] | null = null;
-    for (const needle of this.#needles) {
+    const needles = this.#needles;
+    for (let n = 0; n < needles.length; n++) {
+      const needle = needles[n]!;
       for (let i = buf.indexOf(needle); i >= 0; i = buf.indexOf(needle, i + 1)) {
         (hits ??= []).push(this.#released + i);
         if (this.#mask) {
@@ -105,7 +107,7 @@ export class StreamScanner {
       }
     }
     let keep = 0;
-    for (const needle of this.#needles) keep = Math.max(keep, prefixTail(buf, needle));
+    for (let n = 0; n < needles.length; n++) keep = Math.max(keep, prefixTail(buf, needles[n]!));
     const cut = buf.length - keep;
     // Copy the held tail: `buf` may be the caller's chunk.
     this.#tail = keep === 0 ? EMPTY : Buffer.from(buf.subarray(cut));

@@ -200,7 +200,7 @@ export function buildUpstreamHeaders(
     if (typeof value === 'string') list.push(name, value);
     else for (const v of value) list.push(name, v);
   }
-  if (policy !== undefined) for (const x of policy.add) list.push(x);
+  if (policy !== undefined) for (let i = 0; i < policy.add.length; i++) list.push(policy.add[i]!);
   // Framing is regenerated from the parser's validated value, never copied from raw bytes (I9).
   if (opts.contentLength !== undefined) list.push('content-length', opts.contentLength);
   if (opts.injected !== null) list.push(opts.injected.name, opts.injected.value.reveal());

@@ -111,7 +111,8 @@ export function refusalRecord(form: string, host: string | null, method: string,
 /** Count the request in flight and record it when its response closes, either way (once per RequestState). */
 export function trackRequest(d: { readonly metrics: Metrics; readonly log: Logger }, st: Recorded, res: ServerResponse): void {
   d.metrics.inFlight += 1;
-  res.once('close', () => recordRequest(d, st, res));
+  // `on`, not `once` (no wrapper per request): a response closes once, and recordRequest runs once per state anyway.
+  res.on('close', () => recordRequest(d, st, res));
 }
 
 /** Record one request, exactly once, when its response has closed either way. */

@@ -35,6 +35,7 @@ export type GuardHit =
   | { readonly where: 'body'; readonly offset: number; readonly encoding: string; readonly action: GuardAction };
 
 const EMPTY = Buffer.alloc(0);
+const NO_CODINGS: readonly string[] = Object.freeze([]);
 /** Hits logged per response; the counter still counts every one. */
 const MAX_LOGGED_HITS = 16;
 
@@ -70,10 +71,10 @@ export class ResponseGuard {
    * must be withheld: a hit in abort mode, or a body coding the guard cannot inflate.
    */
   headers(list: string[]): boolean {
-    const codings: string[] = [];
+    let codings: string[] | null = null; // allocated only for an answer that has Content-Encoding
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i]!;
-      if (name === 'content-encoding') codings.push(...list[i + 1]!.split(','));
+      if (name === 'content-encoding') (codings ??= []).push(...list[i + 1]!.split(','));
       if (this.#found(name)) {
         if (!this.#hitHeader(name)) return false;
         list.splice(i, 2);
@@ -86,7 +87,7 @@ export class ResponseGuard {
         list[i + 1] = this.#maskText(value);
       }
     }
-    const coding = codings.map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+    const coding = codings === null ? NO_CODINGS : codings.map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
     if (coding.length === 0) {
       this.#scanner = new StreamScanner(this.#needles, this.#mode === 'mask');
       return true;
@@ -143,7 +144,9 @@ export class ResponseGuard {
   }
 
   #found(text: string): boolean {
-    for (const t of this.#texts) if (text.includes(t)) return true;
+    // Indexed: runs for every header name and value of every guarded answer.
+    const texts = this.#texts;
+    for (let i = 0; i < texts.length; i++) if (text.includes(texts[i]!)) return true;
     return false;
   }
 

@@ -73,7 +73,8 @@ function bySpecificity(a: Entry, b: Entry): number {
 
 /** First (most specific) entry whose pattern and method admit the request. */
 function pick(entries: readonly Entry[], method: string, path: string): Entry | undefined {
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
     if (pathMatches(e.pattern, path) && (e.methods.length === 0 || e.methods.includes(method))) return e;
   }
   return undefined;
@@ -86,7 +87,9 @@ function pick(entries: readonly Entry[], method: string, path: string): Entry | 
  */
 function pickForPort(entries: readonly Entry[], method: string, path: string, scheme: 'http' | 'https', port: number): Entry | false | null {
   let portOk = false;
-  for (const e of entries) {
+  // Indexed loops on the per-request path: for-of may allocate an iterator in V8's mid tier.
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
     if (!portMatches(e.route.match.ports, scheme, port)) continue;
     portOk = true;
     if (pathMatches(e.pattern, path) && (e.methods.length === 0 || e.methods.includes(method))) return e;
@@ -167,7 +170,9 @@ export class RouteTable {
       if (e) return routeResult(e.route, e.route.upstream.basePath + target.path);
       routed ||= e === false;
     }
-    for (const g of this.wildcards) {
+    const wildcards = this.wildcards;
+    for (let i = 0; i < wildcards.length; i++) {
+      const g = wildcards[i]!;
       if (!underWildcard(g.dotted, target.host)) continue;
       const e = pickForPort(g.entries, method, path, target.scheme, target.port);
       if (e) return routeResult(e.route, e.route.upstream.basePath + target.path);
@@ -185,7 +190,9 @@ export class RouteTable {
    */
   matchPrefix(method: string, path: string): MatchResult | null {
     let covered = false;
-    for (const e of this.prefixEntries) {
+    const entries = this.prefixEntries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       if (!prefixMatches(e.prefix, path)) continue;
       covered = true;
       const rest = path.length === e.prefix.length ? '/' : path.slice(e.prefix.length);
