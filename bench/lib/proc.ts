@@ -5,7 +5,7 @@
  * any exit path. Only processes started here are ever signalled, and only by pid.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -38,6 +38,12 @@ export interface SpawnOptions {
   readonly cpu?: number | undefined;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /**
+   * Send stdout to this file instead of a pipe the harness reads: a sidecar logging a
+   * line per request writes thousands a second, and reading them would cost the
+   * harness CPU beside the load generator.
+   */
+  readonly stdoutFile?: string;
 }
 
 const MAX_OUTPUT = 256 * 1024;
@@ -68,13 +74,15 @@ export class Processes {
     }
     const logPath = join(this.logDir, `${name}.log`);
     const log: WriteStream = createWriteStream(logPath);
+    const stdoutFd = opts.stdoutFile === undefined ? undefined : openSync(opts.stdoutFile, 'w');
     const proc = spawn(file, argv, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       // stdin stays an open pipe: our node children exit when it closes (harness gone).
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', stdoutFd ?? 'pipe', 'pipe'],
       detached: true,
     });
+    if (stdoutFd !== undefined) closeSync(stdoutFd); // the child holds its own copy
     if (proc.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
     let out = '';
     const waiters = new Set<() => void>();

@@ -12,6 +12,7 @@ export type ContenderName =
   | 'direct'
   | 'cache-hit'
   | 'cache-hit-noguard'
+  | 'cache-hit-info'
   | 'vault-every'
   | 'delegate'
   | 'base-url'

@@ -258,8 +258,16 @@ export async function startSidecar(
   procs: Processes,
   root: string,
   s: SidecarSetup,
-  opts: { cpu: number | undefined; name: string; nodeFlags?: readonly string[] },
+  opts: {
+    cpu: number | undefined;
+    name: string;
+    nodeFlags?: readonly string[];
+    /** Default `warn` (no line per request); `info` writes the canonical line of every request to `stdoutFile`. */
+    logLevel?: 'warn' | 'info';
+    stdoutFile?: string;
+  },
 ): Promise<SidecarRunning> {
+  const logLevel = opts.logLevel ?? 'warn';
   const port = await freePort();
   const adminPort = await freePort();
   const config = join(s.dir, `${opts.name}.routes.yaml`);
@@ -281,9 +289,14 @@ export async function startSidecar(
       '--admin',
       `127.0.0.1:${adminPort}`,
       '--log-level',
-      'warn',
+      logLevel,
     ],
-    { cpu: opts.cpu, cwd: root, env: { ...process.env, ...shippedRuntime(root, s.launcher).env, SANCTUM_SIDECAR_LOG_LEVEL: 'warn', NODE_ENV: 'production' } },
+    {
+      cpu: opts.cpu,
+      cwd: root,
+      env: { ...process.env, ...shippedRuntime(root, s.launcher).env, SANCTUM_SIDECAR_LOG_LEVEL: logLevel, NODE_ENV: 'production' },
+      ...(opts.stdoutFile === undefined ? {} : { stdoutFile: opts.stdoutFile }),
+    },
   );
   await waitForPort(port, 30_000, child);
   let ready = false;

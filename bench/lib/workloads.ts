@@ -33,6 +33,7 @@ export const CONTENDERS = [
   'direct',
   'cache-hit',
   'cache-hit-noguard',
+  'cache-hit-info',
   'vault-every',
   'delegate',
   'base-url',
@@ -162,6 +163,9 @@ function targetFor(ctx: Ctx, name: ContenderName, sc: SidecarRunning | undefined
       return { port: sc?.port ?? 0, path: `http://${HOSTS.cached}/json`, host: HOSTS.cached };
     case 'cache-hit-noguard':
       return { port: sc?.port ?? 0, path: `http://${HOSTS.cachedNoGuard}/json`, host: HOSTS.cachedNoGuard };
+    case 'cache-hit-info':
+      // The cache-hit route on a second sidecar that logs at info (sc is that one here).
+      return { port: sc?.port ?? 0, path: `http://${HOSTS.cached}/json`, host: HOSTS.cached };
     case 'vault-every':
       return { port: sc?.port ?? 0, path: `http://${HOSTS.nocache}/json`, host: HOSTS.nocache };
     case 'delegate':
@@ -236,6 +240,8 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
   }
   const anchors = new Map<ContenderName, AnchorRunning>();
   let relay: { child: Spawned; port: number } | undefined;
+  /** cache-hit-info's sidecar: the same one, logging the canonical line of every request (to a file, as a container runtime takes stdout). */
+  let infoSidecar: SidecarRunning | undefined;
   const loadOpts = { generator: ctx.opts.generator, connections: ctx.opts.connections, cpu: ctx.genCpu, tmpDir: ctx.tmp };
   const targets = new Map<ContenderName, LoadTarget>();
   const measureAll = async (sc: SidecarRunning | undefined): Promise<void> => {
@@ -290,7 +296,18 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
             relay = await startNodeRelay(ctx);
             row.note = 'node:http + undici dispatch, no sidecar logic (reference)';
           }
-          const target = targetFor(ctx, c, sc, row.kind === 'reference' ? { port: relay?.port ?? 0 } : anchor);
+          if (c === 'cache-hit-info' && !infoSidecar && vaultSetup) {
+            infoSidecar = await startSidecar(ctx.procs, ctx.root, vaultSetup, {
+              cpu: ctx.sidecarCpu,
+              name: 'sidecar-info',
+              nodeFlags: ctx.opts.sidecarNodeFlags,
+              logLevel: 'info',
+              stdoutFile: join(ctx.tmp, 'sidecar-info.stdout'),
+            });
+            row.note = 'cache-hit on a second sidecar at log level info (one canonical line per request, stdout to a file)';
+          }
+          const own = c === 'cache-hit-info' ? infoSidecar : sc;
+          const target = targetFor(ctx, c, own, row.kind === 'reference' ? { port: relay?.port ?? 0 } : anchor);
           targets.set(c, target);
           if (round === 0) {
             const bad = await probe(ctx, target);
@@ -302,7 +319,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
             }
           }
           if (round === 0) await warmUp(ctx, target, loadOpts);
-          const proxyPid = row.kind === 'sidecar' ? sc?.child.pid : row.kind === 'reference' ? relay?.child.pid : anchor?.child.pid;
+          const proxyPid = row.kind === 'sidecar' ? own?.child.pid : row.kind === 'reference' ? relay?.child.pid : anchor?.child.pid;
           const vaultPid = row.kind === 'sidecar' ? vaultSetup?.vault.pid : undefined;
           const cpu0 = proxyPid === undefined ? undefined : cpuMsOf(proxyPid);
           const vcpu0 = vaultPid === undefined ? undefined : cpuMsOf(vaultPid);
@@ -341,6 +358,7 @@ export async function runJsonWorkload(ctx: Ctx, contenders: readonly ContenderNa
   } finally {
     for (const a of anchors.values()) await ctx.procs.stop(a.child);
     if (relay) await ctx.procs.stop(relay.child);
+    if (infoSidecar) await ctx.procs.stop(infoSidecar.child, 'SIGTERM', 10_000);
   }
   for (const row of rows.values()) {
     if (row.status !== 'ok') continue;

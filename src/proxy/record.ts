@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { ErrorCode, SidecarError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { lineLogger, type Logger } from '../log.js';
 import { codeClass, type Metrics, type Outcome, type UpstreamProxyResult } from '../metrics/metrics.js';
 
 /** The fields of the canonical per-request line; names are constant and tests assert on them. */
@@ -48,11 +48,16 @@ export function nextRequestId(): string {
   return `${ID_PREFIX}-${(++seq).toString(36)}`;
 }
 
-/** Emit the canonical line (5xx at warn). `extra` fields follow the constant ones. */
-export function writeCanonicalLine(log: Logger, rec: RequestRecord, extra?: Record<string, unknown>): void {
+/**
+ * Emit the canonical line (5xx at warn). `extra` fields follow the constant ones. It is
+ * written without pino's redaction (log.ts `lineLogger`), so every field is a scalar:
+ * neither the record nor `extra` can carry an object such as a header map.
+ */
+export function writeCanonicalLine(log: Logger, rec: RequestRecord, extra?: Readonly<Record<string, string | number | boolean | null>>): void {
   const line = extra === undefined ? rec : { ...rec, ...extra };
-  if (rec.status >= 500) log.warn(line, 'request');
-  else log.info(line, 'request');
+  const out = lineLogger(log);
+  if (rec.status >= 500) out.warn(line, 'request');
+  else out.info(line, 'request');
 }
 
 /** What `recordRequest` reads from a request's state (proxy/request-state.ts). */
