@@ -29,12 +29,27 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       level,
       base: { service: 'sanctum-sidecar' },
       messageKey: 'msg',
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeCached,
       redact: { paths, censor: '[REDACTED]' },
       formatters: { level: (label) => ({ level: label }) },
     },
     opts.destination ?? pino.destination({ fd: 1, sync: false }),
   );
+}
+
+/**
+ * pino's `isoTime`, formatted once per millisecond: under load a sidecar writes many
+ * lines within the same millisecond, and `toISOString` was 1.5 % of its CPU at `info`.
+ */
+let lastMs = -1;
+let lastTime = '';
+function isoTimeCached(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
 }
 
 const unredacted = new WeakMap<Logger, Logger>();

@@ -72,3 +72,20 @@ test('lineLogger follows the level of its logger', () => {
   c.log.level = 'error';
   assert.equal(lineLogger(c.log).isLevelEnabled('warn'), false);
 });
+
+test('every line carries an ISO-8601 time of when it was written', async () => {
+  const c = capture();
+  const before = Date.now();
+  c.log.info('one');
+  await new Promise((r) => setTimeout(r, 5));
+  c.log.info('two');
+  const after = Date.now();
+  await flush();
+  const [one, two] = c.lines();
+  for (const l of [one!, two!]) {
+    assert.match(String(l.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const t = Date.parse(String(l.time));
+    assert.ok(t >= before && t <= after, `${String(l.time)} within the test`);
+  }
+  assert.ok(Date.parse(String(two!.time)) > Date.parse(String(one!.time)), 'a later line has a later time');
+});
